@@ -1,0 +1,19 @@
+//! Switchboard: a multi-tenant host for Azure Communication Services Call Automation
+//! policies written as WebAssembly components.
+//!
+//! Map of the crate:
+//! - [`contract`]: the `switchboard:policy` world (the one `bindgen!`), and the
+//!   contract types every other module uses.
+//! - [`runtime`]: engine, plugin loading and caching, sandboxed invocation under
+//!   limits, typed outcomes.
+//! - [`native`]: policies written in plain Rust: the IVR baseline for benchmarks and
+//!   equivalence tests.
+//! - [`scenario`]: the `ivr.md` caller scripts as event sequences, run through a policy
+//!   (the demo, tests and benchmarks share it).
+//!
+//! The `switchboard` binary (`src/main.rs`) is thin glue over these.
+
+pub mod contract;
+pub mod native;
+pub mod runtime;
+pub mod scenario;

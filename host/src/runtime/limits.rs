@@ -1,0 +1,55 @@
+//! Per-invocation limits, as data with safe defaults (the manifest a tenant's limits
+//! are validated against). Nothing here enforces anything: `store` and `invoke` do.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+/// What one invocation of a plugin may use. Every field has a default that suits a
+/// call policy; operators lower or raise them per tenant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Limits {
+    /// Wall-clock time for instantiation plus the call, enforced by epoch interruption.
+    pub deadline_ms: u32,
+    /// Fuel (roughly, wasm instructions) for one invocation; `None` = unmetered.
+    /// Requires a runtime built with fuel metering.
+    pub fuel: Option<u64>,
+    /// Linear memory, all memories of the instance together.
+    pub memory_bytes: usize,
+    /// Elements of any one table.
+    pub table_elements: usize,
+    /// Core instances (Python and JS components have dozens).
+    pub instances: usize,
+    /// Actions in one decision.
+    pub max_actions: usize,
+    /// The decision's actions, measured as their JSON encoding.
+    pub max_output_bytes: usize,
+    /// The per-call state returned in a decision.
+    pub max_state_bytes: usize,
+    /// Log text kept per invocation; the rest is dropped and counted.
+    pub max_log_bytes: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            deadline_ms: 20,
+            fuel: None,
+            memory_bytes: 64 << 20,
+            table_elements: 20_000,
+            instances: 100,
+            max_actions: 64,
+            max_output_bytes: 256 << 10,
+            max_state_bytes: 64 << 10,
+            max_log_bytes: 4 << 10,
+        }
+    }
+}
+
+impl Limits {
+    #[must_use]
+    pub fn deadline(&self) -> Duration {
+        Duration::from_millis(u64::from(self.deadline_ms))
+    }
+}

@@ -1,0 +1,349 @@
+//! The Wasm runtime: one engine per process, plugins loaded once, a fresh sandboxed
+//! instance for every event.
+//!
+//! - [`Runtime`] owns the engine (pooling allocator, copy-on-write memory images,
+//!   epoch interruption), the linker (WASI granting nothing, plus `log`) and the
+//!   epoch ticker thread.
+//! - [`Plugin`] is a loaded component checked against the `call-policy` world, held as
+//!   an `InstancePre` so invoking it only instantiates.
+//! - [`Plugin::invoke`] runs one event under [`Limits`] and reports an [`Outcome`].
+//!
+//! Must not: know about tenants, calls or the service; that is the executor's job.
+
+mod cache;
+mod limits;
+mod outcome;
+mod sandbox;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use sha2::{Digest as _, Sha256};
+use wasmtime::component::{Component, HasSelf, Linker};
+use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store, Trap};
+
+pub use cache::ArtifactCache;
+pub use limits::Limits;
+pub use outcome::{InvalidOutput, Invocation, LogLine, Outcome};
+use sandbox::Sandbox;
+
+use crate::contract::{CallPolicy, CallPolicyPre, Context, Decision, Event};
+
+/// How the process-wide engine is built. Per-invocation limits live in [`Limits`];
+/// these are the ceilings the pooling allocator reserves for.
+#[derive(Debug, Clone)]
+pub struct RuntimeConfig {
+    /// How often the epoch advances: the granularity of deadlines.
+    pub epoch_tick: Duration,
+    /// Meter fuel (costs throughput for every plugin; deadlines alone stop loops).
+    pub fuel_metering: bool,
+    /// Largest linear memory any plugin may be given.
+    pub max_memory_bytes: usize,
+    /// Component instances alive at once (concurrent invocations).
+    pub max_concurrent_instances: u32,
+    /// Where precompiled plugins are kept; `None` compiles in memory every load.
+    pub cache_dir: Option<PathBuf>,
+}
+
+impl Default for RuntimeConfig {
+    fn default() -> Self {
+        Self {
+            epoch_tick: Duration::from_millis(1),
+            fuel_metering: false,
+            max_memory_bytes: 256 << 20,
+            max_concurrent_instances: 1_000,
+            cache_dir: None,
+        }
+    }
+}
+
+/// Why a component could not become a plugin.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    #[error("not a WebAssembly component{0}")]
+    NotAComponent(&'static str),
+    #[error("the component does not compile: {0:#}")]
+    Compile(wasmtime::Error),
+    #[error("the component imports something the host does not provide: {0:#}")]
+    Imports(wasmtime::Error),
+    #[error("the component does not export the `call-policy` world of switchboard:policy@0.1.0: {0:#}")]
+    WrongWorld(wasmtime::Error),
+    #[error("the plugin cache could not be used: {0}")]
+    Cache(#[from] std::io::Error),
+}
+
+/// The process-wide Wasm engine and linker.
+pub struct Runtime {
+    engine: Engine,
+    linker: Linker<Sandbox>,
+    config: RuntimeConfig,
+    cache: Option<ArtifactCache>,
+    ticker_stop: Arc<AtomicBool>,
+}
+
+impl std::fmt::Debug for Runtime {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Runtime").field("config", &self.config).finish_non_exhaustive()
+    }
+}
+
+impl Drop for Runtime {
+    fn drop(&mut self) {
+        self.ticker_stop.store(true, Ordering::Relaxed);
+    }
+}
+
+impl Runtime {
+    pub fn new(config: RuntimeConfig) -> Result<Self, LoadError> {
+        let engine = Engine::new(&engine_config(&config)).map_err(LoadError::Compile)?;
+        let mut linker = Linker::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(LoadError::Imports)?;
+        CallPolicy::add_to_linker::<_, HasSelf<Sandbox>>(&mut linker, |s| s)
+            .map_err(LoadError::Imports)?;
+        let cache = config
+            .cache_dir
+            .as_ref()
+            .map(|dir| ArtifactCache::new(dir, &engine))
+            .transpose()?;
+        let ticker_stop = Arc::new(AtomicBool::new(false));
+        spawn_epoch_ticker(&engine, config.epoch_tick, ticker_stop.clone());
+        Ok(Self {
+            engine,
+            linker,
+            config,
+            cache,
+            ticker_stop,
+        })
+    }
+
+    #[must_use]
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    #[must_use]
+    pub fn config(&self) -> &RuntimeConfig {
+        &self.config
+    }
+
+    /// Compiles (or loads from the cache) a component and checks it is a call policy.
+    pub fn load(&self, bytes: &[u8]) -> Result<Plugin, LoadError> {
+        check_component_header(bytes)?;
+        let digest = hex::encode(Sha256::digest(bytes));
+        let component = match &self.cache {
+            Some(cache) => cache.load_or_compile(&self.engine, &digest, bytes),
+            None => Component::new(&self.engine, bytes),
+        }
+        .map_err(LoadError::Compile)?;
+        self.prepare(component, digest)
+    }
+
+    /// Precompiles a component to an artifact `load_precompiled` accepts.
+    pub fn precompile(&self, bytes: &[u8]) -> Result<Vec<u8>, LoadError> {
+        check_component_header(bytes)?;
+        self.engine.precompile_component(bytes).map_err(LoadError::Compile)
+    }
+
+    fn prepare(&self, component: Component, digest: String) -> Result<Plugin, LoadError> {
+        let instance_pre = self
+            .linker
+            .instantiate_pre(&component)
+            .map_err(LoadError::Imports)?;
+        let pre = CallPolicyPre::new(instance_pre).map_err(LoadError::WrongWorld)?;
+        Ok(Plugin {
+            pre,
+            digest,
+            epoch_tick: self.config.epoch_tick,
+            fuel_metering: self.config.fuel_metering,
+        })
+    }
+}
+
+fn engine_config(config: &RuntimeConfig) -> Config {
+    let mut pool = PoolingAllocationConfig::default();
+    let instances = config.max_concurrent_instances;
+    pool.total_component_instances(instances)
+        // Python and JS components hold dozens of core instances and memories.
+        .total_core_instances(instances.saturating_mul(4))
+        .total_memories(instances.saturating_mul(2))
+        .total_tables(instances.saturating_mul(4))
+        .total_stacks(instances)
+        .max_core_instances_per_component(64)
+        .max_memories_per_component(16)
+        .max_tables_per_component(64)
+        .max_memory_size(config.max_memory_bytes)
+        // Keep a little of each slot resident: resetting it is a memset instead of a
+        // page fault storm on the next instance.
+        .linear_memory_keep_resident(64 << 10)
+        .table_keep_resident(16 << 10);
+    let mut wasm = Config::new();
+    wasm.allocation_strategy(InstanceAllocationStrategy::Pooling(pool))
+        .memory_init_cow(true)
+        .epoch_interruption(true)
+        .consume_fuel(config.fuel_metering)
+        .max_wasm_stack(512 << 10);
+    wasm
+}
+
+fn spawn_epoch_ticker(engine: &Engine, tick: Duration, stop: Arc<AtomicBool>) {
+    let engine = engine.weak();
+    std::thread::Builder::new()
+        .name("wasm-epoch".into())
+        .spawn(move || {
+            while !stop.load(Ordering::Relaxed) {
+                std::thread::sleep(tick);
+                match engine.upgrade() {
+                    Some(engine) => engine.increment_epoch(),
+                    None => return,
+                }
+            }
+        })
+        .expect("spawning the epoch ticker thread");
+}
+
+/// Refuses core modules and non-Wasm bytes with a clear reason before compiling.
+fn check_component_header(bytes: &[u8]) -> Result<(), LoadError> {
+    const MAGIC: &[u8] = b"\0asm";
+    match bytes.get(..8) {
+        Some(h) if &h[..4] == MAGIC && h[6..8] == [0x01, 0x00] => Ok(()),
+        Some(h) if &h[..4] == MAGIC && h[4..8] == [0x01, 0x00, 0x00, 0x00] => Err(
+            LoadError::NotAComponent(": it is a core module; build a component (e.g. target wasm32-wasip2)"),
+        ),
+        Some(h) if &h[..4] == MAGIC => Err(LoadError::NotAComponent(": unknown Wasm encoding version")),
+        _ => Err(LoadError::NotAComponent(": no `\\0asm` header")),
+    }
+}
+
+/// A loaded call policy, ready to be instantiated for each event.
+#[derive(Clone)]
+pub struct Plugin {
+    pre: CallPolicyPre<Sandbox>,
+    digest: String,
+    epoch_tick: Duration,
+    fuel_metering: bool,
+}
+
+impl std::fmt::Debug for Plugin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Plugin").field("digest", &self.digest).finish_non_exhaustive()
+    }
+}
+
+impl Plugin {
+    /// The component's sha256, hex: the plugin version's identity.
+    #[must_use]
+    pub fn digest(&self) -> &str {
+        &self.digest
+    }
+
+    /// Instantiates the plugin in a fresh store and calls `handle` once.
+    pub fn invoke(&self, event: &Event, ctx: &Context, limits: &Limits) -> Invocation {
+        let started = Instant::now();
+        let mut store = Store::new(self.pre.engine(), Sandbox::new(limits));
+        store.limiter(|s| &mut s.guard);
+        let ticks = limits.deadline().as_nanos().div_ceil(self.epoch_tick.as_nanos().max(1));
+        // One extra tick: the first may come at once, so `n + 1` ticks wait at least `n`.
+        store.set_epoch_deadline(u64::try_from(ticks).unwrap_or(u64::MAX).saturating_add(1));
+        store.epoch_deadline_trap();
+        let fuel = limits.fuel.unwrap_or(u64::MAX);
+        if self.fuel_metering {
+            store.set_fuel(fuel).expect("fuel metering is enabled");
+        }
+
+        let result = self
+            .pre
+            .instantiate(&mut store)
+            .and_then(|policy| policy.call_handle(&mut store, event, ctx));
+        let elapsed = started.elapsed();
+        let fuel_consumed = self
+            .fuel_metering
+            .then(|| fuel - store.get_fuel().unwrap_or(0));
+        let outcome = match result {
+            Ok(Ok(decision)) => check_output(decision, limits),
+            Ok(Err(error)) => Outcome::PluginError(error),
+            Err(error) => classify_failure(&error, store.data(), limits, fuel),
+        };
+        let sandbox = store.into_data();
+        Invocation {
+            outcome,
+            logs: sandbox.log.lines,
+            dropped_log_bytes: sandbox.log.dropped_bytes,
+            elapsed,
+            fuel_consumed,
+            peak_memory_bytes: sandbox.guard.peak_memory,
+        }
+    }
+}
+
+fn classify_failure(error: &wasmtime::Error, sandbox: &Sandbox, limits: &Limits, fuel: u64) -> Outcome {
+    if sandbox.guard.memory_exceeded {
+        return Outcome::MemoryLimit {
+            limit_bytes: limits.memory_bytes,
+        };
+    }
+    match error.downcast_ref::<Trap>() {
+        Some(Trap::Interrupt) => Outcome::DeadlineExceeded(limits.deadline()),
+        Some(Trap::OutOfFuel) => Outcome::OutOfFuel(fuel),
+        Some(trap) => Outcome::Trap(trap.to_string()),
+        None => Outcome::Trap(format!("{error:#}")),
+    }
+}
+
+fn check_output(decision: Decision, limits: &Limits) -> Outcome {
+    let count = decision.actions.len();
+    if count > limits.max_actions {
+        return Outcome::InvalidOutput(InvalidOutput::TooManyActions {
+            count,
+            max: limits.max_actions,
+        });
+    }
+    if let Some(state) = &decision.state
+        && state.len() > limits.max_state_bytes
+    {
+        return Outcome::InvalidOutput(InvalidOutput::StateTooLarge {
+            bytes: state.len(),
+            max: limits.max_state_bytes,
+        });
+    }
+    let bytes = json_size(&decision.actions);
+    if bytes > limits.max_output_bytes {
+        return Outcome::InvalidOutput(InvalidOutput::OutputTooLarge {
+            bytes,
+            max: limits.max_output_bytes,
+        });
+    }
+    Outcome::Decision(decision)
+}
+
+/// The length of a value's JSON encoding, without building it.
+fn json_size(value: &impl serde::Serialize) -> usize {
+    struct Counter(usize);
+    impl std::io::Write for Counter {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0 += buf.len();
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut counter = Counter(0);
+    serde_json::to_writer(&mut counter, value).map_or(usize::MAX, |()| counter.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn header_check_names_what_is_wrong() {
+        let core = b"\0asm\x01\0\0\0";
+        let component = b"\0asm\x0d\0\x01\0";
+        assert!(check_component_header(component).is_ok());
+        assert!(matches!(check_component_header(core), Err(LoadError::NotAComponent(m)) if m.contains("core module")));
+        assert!(matches!(check_component_header(b"PK\x03\x04zip!"), Err(LoadError::NotAComponent(m)) if m.contains("header")));
+        assert!(matches!(check_component_header(b""), Err(LoadError::NotAComponent(_))));
+    }
+}

@@ -1,0 +1,276 @@
+//! Hostile guests: each misbehaviour ends in its typed outcome within its limit, and a
+//! well-behaved plugin invoked right after in the same runtime is unaffected.
+
+mod support;
+
+use std::time::Duration;
+
+use switchboard::contract::{Action, ConfigEntry, Context, Event};
+use switchboard::runtime::{InvalidOutput, Invocation, Limits, LoadError, Outcome, Plugin, Runtime, RuntimeConfig};
+use switchboard::scenario;
+
+fn with_mode(mode: &str) -> Context {
+    let mut ctx = scenario::context();
+    ctx.config.push(ConfigEntry {
+        key: "mode".into(),
+        value: mode.into(),
+    });
+    ctx
+}
+
+fn invoke(plugin: &Plugin, mode: &str, limits: &Limits) -> Invocation {
+    plugin.invoke(&scenario::incoming_call(), &with_mode(mode), limits)
+}
+
+/// After any hostile invocation, the reference plugin still decides correctly.
+fn assert_good_plugin_unaffected(runtime: &Runtime) {
+    let ivr = support::load(runtime, "switchboard_ivr");
+    let run = ivr.invoke(&scenario::incoming_call(), &scenario::context(), &Limits::default());
+    match run.outcome {
+        Outcome::Decision(d) => assert_eq!(d.actions[0].action, Action::Answer),
+        other => panic!("good plugin affected: {other}"),
+    }
+    assert!(run.elapsed < Duration::from_millis(20), "good plugin slow: {:?}", run.elapsed);
+}
+
+#[test]
+fn infinite_loop_is_stopped_by_the_deadline_within_twice_the_deadline() {
+    let runtime = support::runtime();
+    let hostile = support::load(&runtime, "hostile_guest");
+    let limits = Limits::default();
+    let run = invoke(&hostile, "loop", &limits);
+    assert_eq!(run.outcome, Outcome::DeadlineExceeded(limits.deadline()));
+    assert!(run.elapsed >= limits.deadline(), "stopped early: {:?}", run.elapsed);
+    assert!(run.elapsed <= 2 * limits.deadline(), "stopped late: {:?}", run.elapsed);
+    assert_good_plugin_unaffected(&runtime);
+}
+
+#[test]
+fn a_shorter_deadline_is_honoured() {
+    let runtime = support::runtime();
+    let hostile = support::load(&runtime, "hostile_guest");
+    let limits = Limits {
+        deadline_ms: 5,
+        ..Limits::default()
+    };
+    let run = invoke(&hostile, "loop", &limits);
+    assert_eq!(run.outcome, Outcome::DeadlineExceeded(Duration::from_millis(5)));
+    assert!(run.elapsed < Duration::from_millis(10), "{:?}", run.elapsed);
+}
+
+#[test]
+fn memory_bomb_hits_the_memory_limit() {
+    let runtime = support::runtime();
+    let hostile = support::load(&runtime, "hostile_guest");
+    let limits = Limits {
+        memory_bytes: 16 << 20,
+        ..Limits::default()
+    };
+    let run = invoke(&hostile, "memory", &limits);
+    assert_eq!(run.outcome, Outcome::MemoryLimit { limit_bytes: 16 << 20 });
+    assert!(run.peak_memory_bytes <= 16 << 20);
+    assert!(run.peak_memory_bytes > 8 << 20, "bomb barely grew: {}", run.peak_memory_bytes);
+    assert_good_plugin_unaffected(&runtime);
+}
+
+#[test]
+fn stack_overflow_traps() {
+    let runtime = support::runtime();
+    let hostile = support::load(&runtime, "hostile_guest");
+    let run = invoke(&hostile, "stack", &Limits::default());
+    assert!(matches!(run.outcome, Outcome::Trap(_)), "{:?}", run.outcome);
+    assert_good_plugin_unaffected(&runtime);
+}
+
+#[test]
+fn panic_traps() {
+    let runtime = support::runtime();
+    let hostile = support::load(&runtime, "hostile_guest");
+    let run = invoke(&hostile, "panic", &Limits::default());
+    match &run.outcome {
+        Outcome::Trap(reason) => assert!(reason.contains("unreachable"), "{reason}"),
+        other => panic!("expected a trap, got {other:?}"),
+    }
+    assert_good_plugin_unaffected(&runtime);
+}
+
+#[test]
+fn plugin_error_is_reported_as_such() {
+    let runtime = support::runtime();
+    let hostile = support::load(&runtime, "hostile_guest");
+    let run = invoke(&hostile, "error", &Limits::default());
+    match run.outcome {
+        Outcome::PluginError(e) => assert_eq!(e.code, "error"),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn huge_action_list_is_invalid_output() {
+    let runtime = support::runtime();
+    let hostile = support::load(&runtime, "hostile_guest");
+    let run = invoke(&hostile, "actions", &Limits::default());
+    assert_eq!(
+        run.outcome,
+        Outcome::InvalidOutput(InvalidOutput::TooManyActions { count: 10_000, max: 64 })
+    );
+    assert_good_plugin_unaffected(&runtime);
+}
+
+#[test]
+fn oversized_actions_are_invalid_output() {
+    let runtime = support::runtime();
+    let hostile = support::load(&runtime, "hostile_guest");
+    let run = invoke(&hostile, "output", &Limits::default());
+    match run.outcome {
+        Outcome::InvalidOutput(InvalidOutput::OutputTooLarge { bytes, max }) => {
+            assert_eq!(max, 256 << 10);
+            assert!(bytes > 8 * (64 << 10), "{bytes}");
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn oversized_state_is_invalid_output() {
+    let runtime = support::runtime();
+    let hostile = support::load(&runtime, "hostile_guest");
+    let run = invoke(&hostile, "state", &Limits::default());
+    match run.outcome {
+        Outcome::InvalidOutput(InvalidOutput::StateTooLarge { bytes, max }) => {
+            assert_eq!(max, 64 << 10);
+            assert!(bytes > 100 << 10, "{bytes}");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_good_plugin_unaffected(&runtime);
+}
+
+#[test]
+fn log_flood_is_truncated_to_the_log_limit() {
+    let runtime = support::runtime();
+    let hostile = support::load(&runtime, "hostile_guest");
+    let run = invoke(&hostile, "logs", &Limits::default());
+    assert!(matches!(run.outcome, Outcome::Decision(_)), "{:?}", run.outcome);
+    let kept: usize = run.logs.iter().map(|l| l.message.len()).sum();
+    assert_eq!(kept, 4 << 10);
+    assert_eq!(kept + run.dropped_log_bytes, 1_000 * 100);
+}
+
+/// The sandbox grants nothing: each probe must come back `denied`.
+fn assert_denied(mode: &str) {
+    let runtime = support::runtime();
+    let hostile = support::load(&runtime, "hostile_guest");
+    let run = invoke(&hostile, mode, &Limits::default());
+    match run.outcome {
+        Outcome::PluginError(e) => {
+            assert_eq!(e.code, mode);
+            assert!(e.message.starts_with("denied: "), "sandbox hole: {}", e.message);
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn environment_is_not_visible() {
+    // The guest reads PATH, which the host process has: it must not leak.
+    assert!(std::env::var("PATH").is_ok());
+    assert_denied("env");
+}
+
+#[test]
+fn filesystem_is_not_reachable() {
+    assert_denied("file");
+}
+
+#[test]
+fn network_is_not_reachable() {
+    // Listen on the port the guest tries, so only the sandbox can refuse it.
+    let _listener = std::net::TcpListener::bind("127.0.0.1:5432");
+    assert_denied("socket");
+}
+
+#[test]
+fn fuel_limits_a_loop_when_metering_is_on() {
+    let runtime = Runtime::new(RuntimeConfig {
+        fuel_metering: true,
+        max_concurrent_instances: 8,
+        ..RuntimeConfig::default()
+    })
+    .expect("runtime");
+    let hostile = support::load(&runtime, "hostile_guest");
+    let limits = Limits {
+        fuel: Some(1_000_000),
+        deadline_ms: 10_000,
+        ..Limits::default()
+    };
+    let run = invoke(&hostile, "loop", &limits);
+    assert_eq!(run.outcome, Outcome::OutOfFuel(1_000_000));
+    // A good invocation reports the fuel it used.
+    let ivr = support::load(&runtime, "switchboard_ivr");
+    let run = ivr.invoke(&scenario::incoming_call(), &scenario::context(), &limits);
+    assert!(matches!(run.outcome, Outcome::Decision(_)));
+    let used = run.fuel_consumed.expect("metered");
+    assert!(used > 0 && used < 1_000_000, "{used}");
+}
+
+#[test]
+fn bad_components_are_refused_with_the_reason() {
+    let runtime = support::runtime();
+    let err = |bytes: &[u8]| runtime.load(bytes).expect_err("must refuse").to_string();
+    assert!(err(b"hello").contains("not a WebAssembly component"));
+    // A core module (the smallest valid one).
+    assert!(err(b"\0asm\x01\0\0\0").contains("core module"));
+    // A truncated component.
+    let ivr = support::guest_bytes("switchboard_ivr");
+    assert!(matches!(runtime.load(&ivr[..ivr.len() / 2]), Err(LoadError::Compile(_))));
+    // A component that is not a call policy: the empty component.
+    assert!(matches!(runtime.load(b"\0asm\x0d\0\x01\0"), Err(LoadError::WrongWorld(_))));
+}
+
+#[test]
+fn precompiled_artifacts_are_cached_on_disk() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = RuntimeConfig {
+        cache_dir: Some(dir.path().to_owned()),
+        max_concurrent_instances: 8,
+        ..RuntimeConfig::default()
+    };
+    let bytes = support::guest_bytes("switchboard_ivr");
+    let first = Runtime::new(config.clone()).expect("runtime");
+    let plugin = first.load(&bytes).expect("load");
+    let artifacts: Vec<_> = std::fs::read_dir(dir.path()).expect("dir").collect();
+    assert_eq!(artifacts.len(), 1);
+    let name = artifacts[0].as_ref().expect("entry").file_name();
+    assert!(name.to_string_lossy().starts_with(plugin.digest()));
+
+    // A second runtime (a restart) loads the artifact; a corrupt one is replaced.
+    let second = Runtime::new(config.clone()).expect("runtime");
+    assert_eq!(second.load(&bytes).expect("cached load").digest(), plugin.digest());
+    let path = dir.path().join(&name);
+    // Replace the file (as a crash mid-copy by another tool would), never rewrite it
+    // in place: loaded artifacts are memory-mapped.
+    let tmp = dir.path().join("corrupt.tmp");
+    std::fs::write(&tmp, b"garbage").expect("corrupt");
+    std::fs::rename(&tmp, &path).expect("rename");
+    let third = Runtime::new(config).expect("runtime");
+    let reloaded = third.load(&bytes).expect("recompiled");
+    let run = reloaded.invoke(&scenario::incoming_call(), &scenario::context(), &Limits::default());
+    assert!(matches!(run.outcome, Outcome::Decision(_)));
+    assert!(std::fs::read(&path).expect("artifact").len() > 1000);
+}
+
+#[test]
+fn events_reach_the_plugin_and_logs_come_back() {
+    let runtime = support::runtime();
+    let ivr = support::load(&runtime, "switchboard_ivr");
+    let mut ctx = scenario::context();
+    let run = ivr.invoke(&scenario::pressed(&[switchboard::contract::DtmfTone::Nine]), &ctx, &Limits::default());
+    assert!(run.logs.iter().any(|l| l.message.contains("\"9\"")), "{:?}", run.logs);
+    ctx.state = b"not json".to_vec();
+    let run = ivr.invoke(&Event::CallConnected(scenario::info(None, 200, 0, "")), &ctx, &Limits::default());
+    match run.outcome {
+        Outcome::PluginError(e) => assert_eq!(e.code, "bad-state"),
+        other => panic!("{other:?}"),
+    }
+}
