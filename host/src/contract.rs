@@ -137,3 +137,53 @@ impl DtmfTone {
         }
     }
 }
+
+/// The operation information of a callback event, if it has one.
+#[must_use]
+pub fn operation_info(event: &Event) -> Option<&OperationInfo> {
+    match event {
+        Event::CallConnected(i)
+        | Event::CallDisconnected(i)
+        | Event::CreateCallFailed(i)
+        | Event::AnswerFailed(i)
+        | Event::ConnectFailed(i)
+        | Event::CallTransferFailed(i)
+        | Event::PlayStarted(i)
+        | Event::PlayCompleted(i)
+        | Event::PlayCanceled(i)
+        | Event::RecognizeCanceled(i)
+        | Event::ContinuousDtmfRecognitionToneFailed(i)
+        | Event::ContinuousDtmfRecognitionStopped(i)
+        | Event::SendDtmfTonesCompleted(i)
+        | Event::SendDtmfTonesFailed(i)
+        | Event::HoldFailed(i) => Some(i),
+        Event::CallTransferAccepted(e) => Some(&e.info),
+        Event::AddParticipantSucceeded(e)
+        | Event::AddParticipantFailed(e)
+        | Event::RemoveParticipantSucceeded(e)
+        | Event::RemoveParticipantFailed(e) => Some(&e.info),
+        Event::CancelAddParticipantSucceeded(e) | Event::CancelAddParticipantFailed(e) => {
+            Some(&e.info)
+        }
+        Event::PlayFailed(e) | Event::RecognizeFailed(e) => Some(&e.info),
+        Event::RecognizeCompleted(e) => Some(&e.info),
+        Event::ContinuousDtmfRecognitionToneReceived(e) => Some(&e.info),
+        Event::MediaStreamingStarted(e)
+        | Event::MediaStreamingStopped(e)
+        | Event::MediaStreamingFailed(e)
+        | Event::TranscriptionStarted(e)
+        | Event::TranscriptionUpdated(e)
+        | Event::TranscriptionStopped(e)
+        | Event::TranscriptionFailed(e) => Some(&e.info),
+        Event::IncomingCall(_)
+        | Event::CallStarted(_)
+        | Event::CallEnded(_)
+        | Event::ParticipantAdded(_)
+        | Event::ParticipantRemoved(_)
+        | Event::RecordingFileStatusUpdated(_)
+        | Event::ParticipantsUpdated(_)
+        | Event::RecordingStateChanged(_)
+        | Event::ActionFailed(_)
+        | Event::Unknown(_) => None,
+    }
+}

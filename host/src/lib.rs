@@ -4,6 +4,7 @@
 //! Map of the crate:
 //! - [`contract`]: the `switchboard:policy` world (the one `bindgen!`), and the
 //!   contract types every other module uses.
+//! - [`describe`]: one-line descriptions of events and actions for people.
 //! - [`runtime`]: engine, plugin loading and caching, sandboxed invocation under
 //!   limits, typed outcomes.
 //! - [`native`]: policies written in plain Rust: the IVR baseline for benchmarks and
@@ -14,6 +15,7 @@
 //! The `switchboard` binary (`src/main.rs`) is thin glue over these.
 
 pub mod contract;
+pub mod describe;
 pub mod native;
 pub mod runtime;
 pub mod scenario;
