@@ -274,3 +274,22 @@ fn events_reach_the_plugin_and_logs_come_back() {
         other => panic!("{other:?}"),
     }
 }
+
+#[test]
+fn a_session_reuses_one_instance_and_recovers_after_a_trap() {
+    let runtime = support::runtime();
+    let hostile = support::load(&runtime, "hostile_guest");
+    let mut session = hostile.session(&Limits::default());
+    session.instantiate().expect("instantiate");
+    for _ in 0..3 {
+        let run = session.invoke(&scenario::incoming_call(), &with_mode("ok"));
+        assert!(matches!(run.outcome, Outcome::Decision(_)), "{:?}", run.outcome);
+    }
+    let run = session.invoke(&scenario::incoming_call(), &with_mode("loop"));
+    assert!(matches!(run.outcome, Outcome::DeadlineExceeded(_)));
+    // The deadline is re-armed for every invocation, and the trapped instance replaced.
+    let run = session.invoke(&scenario::incoming_call(), &with_mode("ok"));
+    assert!(matches!(run.outcome, Outcome::Decision(_)), "{:?}", run.outcome);
+    let run = session.invoke(&scenario::incoming_call(), &with_mode("logs"));
+    assert_eq!(run.logs.iter().map(|l| l.message.len()).sum::<usize>(), 4 << 10, "log budget per invocation");
+}

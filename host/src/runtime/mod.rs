@@ -45,6 +45,11 @@ pub struct RuntimeConfig {
     pub max_concurrent_instances: u32,
     /// Where precompiled plugins are kept; `None` compiles in memory every load.
     pub cache_dir: Option<PathBuf>,
+    /// Bytes at the start of each pooled linear memory that are reset by `memset`
+    /// and kept mapped instead of being returned to the kernel: a fresh instance
+    /// then takes no page faults there. Rust policies live in the first few hundred
+    /// KiB (with the 64 KiB stack of `.cargo/config.toml`); see BENCHMARKS.md.
+    pub keep_resident_bytes: usize,
 }
 
 impl Default for RuntimeConfig {
@@ -55,6 +60,7 @@ impl Default for RuntimeConfig {
             max_memory_bytes: 256 << 20,
             max_concurrent_instances: 1_000,
             cache_dir: None,
+            keep_resident_bytes: 512 << 10,
         }
     }
 }
@@ -174,9 +180,7 @@ fn engine_config(config: &RuntimeConfig) -> Config {
         .max_memories_per_component(16)
         .max_tables_per_component(64)
         .max_memory_size(config.max_memory_bytes)
-        // Keep a little of each slot resident: resetting it is a memset instead of a
-        // page fault storm on the next instance.
-        .linear_memory_keep_resident(64 << 10)
+        .linear_memory_keep_resident(config.keep_resident_bytes)
         .table_keep_resident(16 << 10);
     let mut wasm = Config::new();
     wasm.allocation_strategy(InstanceAllocationStrategy::Pooling(pool))
@@ -238,43 +242,115 @@ impl Plugin {
         &self.digest
     }
 
-    /// Instantiates the plugin in a fresh store and calls `handle` once.
+    /// Instantiates the plugin in a fresh store and calls `handle` once: the normal
+    /// way, so nothing of one event (or one tenant) survives into the next.
     pub fn invoke(&self, event: &Event, ctx: &Context, limits: &Limits) -> Invocation {
-        let started = Instant::now();
+        self.session(limits).invoke(event, ctx)
+    }
+
+    /// A store for invoking this plugin repeatedly in one instance. Only for the
+    /// events of one call: the instance keeps whatever the plugin left in its memory.
+    #[must_use]
+    pub fn session(&self, limits: &Limits) -> Session {
+        Session {
+            plugin: self.clone(),
+            limits: *limits,
+            store: self.store(limits),
+            instance: None,
+        }
+    }
+
+    fn store(&self, limits: &Limits) -> Store<Sandbox> {
         let mut store = Store::new(self.pre.engine(), Sandbox::new(limits));
         store.limiter(|s| &mut s.guard);
-        let ticks = limits.deadline().as_nanos().div_ceil(self.epoch_tick.as_nanos().max(1));
-        // One extra tick: the first may come at once, so `n + 1` ticks wait at least `n`.
-        store.set_epoch_deadline(u64::try_from(ticks).unwrap_or(u64::MAX).saturating_add(1));
         store.epoch_deadline_trap();
-        let fuel = limits.fuel.unwrap_or(u64::MAX);
-        if self.fuel_metering {
-            store.set_fuel(fuel).expect("fuel metering is enabled");
-        }
+        store
+    }
+}
 
-        let result = self
-            .pre
-            .instantiate(&mut store)
-            .and_then(|policy| policy.call_handle(&mut store, event, ctx));
+/// One instance of a plugin, invoked for several events (see [`Plugin::session`]).
+/// Limits apply to each invocation; memory limits to the instance's whole life. After
+/// an invocation that does not end in a decision or plugin error, the next one starts
+/// from a fresh instance.
+pub struct Session {
+    plugin: Plugin,
+    limits: Limits,
+    store: Store<Sandbox>,
+    instance: Option<CallPolicy>,
+}
+
+impl std::fmt::Debug for Session {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Session").field("plugin", &self.plugin).finish_non_exhaustive()
+    }
+}
+
+impl Session {
+    /// Instantiates now (otherwise the first `invoke` does), within the deadline.
+    pub fn instantiate(&mut self) -> wasmtime::Result<()> {
+        self.arm();
+        instance(&mut self.instance, &self.plugin.pre, &mut self.store).map(|_| ())
+    }
+
+    /// Calls `handle` for one event.
+    pub fn invoke(&mut self, event: &Event, ctx: &Context) -> Invocation {
+        let started = Instant::now();
+        let fuel = self.arm();
+        let result = instance(&mut self.instance, &self.plugin.pre, &mut self.store)
+            .and_then(|policy| policy.call_handle(&mut self.store, event, ctx));
         let elapsed = started.elapsed();
         let fuel_consumed = self
+            .plugin
             .fuel_metering
-            .then(|| fuel - store.get_fuel().unwrap_or(0));
+            .then(|| fuel - self.store.get_fuel().unwrap_or(0));
+        let limits = &self.limits;
         let outcome = match result {
             Ok(Ok(decision)) => check_output(decision, limits),
             Ok(Err(error)) => Outcome::PluginError(error),
-            Err(error) => classify_failure(&error, store.data(), limits, fuel),
+            Err(error) => {
+                let outcome = classify_failure(&error, self.store.data(), limits, fuel);
+                // A trapped instance must not run again.
+                self.instance = None;
+                self.store = self.plugin.store(limits);
+                outcome
+            }
         };
-        let sandbox = store.into_data();
+        let sandbox = self.store.data_mut();
         Invocation {
             outcome,
-            logs: sandbox.log.lines,
-            dropped_log_bytes: sandbox.log.dropped_bytes,
+            logs: std::mem::take(&mut sandbox.log.lines),
+            dropped_log_bytes: sandbox.log.reset(limits.max_log_bytes),
             elapsed,
             fuel_consumed,
             peak_memory_bytes: sandbox.guard.peak_memory,
         }
     }
+
+    /// Sets the deadline (and fuel) for the next invocation; returns the fuel given.
+    fn arm(&mut self) -> u64 {
+        let tick = self.plugin.epoch_tick.as_nanos().max(1);
+        let ticks = self.limits.deadline().as_nanos().div_ceil(tick);
+        // One extra tick: the first may come at once, so `n + 1` ticks wait at least `n`.
+        self.store
+            .set_epoch_deadline(u64::try_from(ticks).unwrap_or(u64::MAX).saturating_add(1));
+        let fuel = self.limits.fuel.unwrap_or(u64::MAX);
+        if self.plugin.fuel_metering {
+            self.store.set_fuel(fuel).expect("fuel metering is enabled");
+        }
+        fuel
+    }
+}
+
+/// The session's instance, created on first use.
+fn instance<'a>(
+    slot: &'a mut Option<CallPolicy>,
+    pre: &CallPolicyPre<Sandbox>,
+    store: &mut Store<Sandbox>,
+) -> wasmtime::Result<&'a CallPolicy> {
+    if slot.is_none() {
+        *slot = Some(pre.instantiate(store)?);
+    }
+    Ok(slot.as_ref().expect("just instantiated"))
 }
 
 fn classify_failure(error: &wasmtime::Error, sandbox: &Sandbox, limits: &Limits, fuel: u64) -> Outcome {

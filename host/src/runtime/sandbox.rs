@@ -137,6 +137,13 @@ impl LogBuffer {
         }
     }
 
+    /// Starts over with a new budget; returns the bytes dropped so far.
+    pub(super) fn reset(&mut self, budget: usize) -> usize {
+        self.lines.clear();
+        self.budget = budget;
+        std::mem::take(&mut self.dropped_bytes)
+    }
+
     fn push(&mut self, level: Level, mut message: String) {
         if message.len() > self.budget {
             let keep = floor_char_boundary(&message, self.budget);
