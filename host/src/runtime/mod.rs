@@ -304,26 +304,27 @@ impl Session {
             .fuel_metering
             .then(|| fuel - self.store.get_fuel().unwrap_or(0));
         let limits = &self.limits;
+        let trapped = result.is_err();
         let outcome = match result {
             Ok(Ok(decision)) => check_output(decision, limits),
             Ok(Err(error)) => Outcome::PluginError(error),
-            Err(error) => {
-                let outcome = classify_failure(&error, self.store.data(), limits, fuel);
-                // A trapped instance must not run again.
-                self.instance = None;
-                self.store = self.plugin.store(limits);
-                outcome
-            }
+            Err(error) => classify_failure(&error, self.store.data(), limits, fuel),
         };
         let sandbox = self.store.data_mut();
-        Invocation {
+        let invocation = Invocation {
             outcome,
             logs: std::mem::take(&mut sandbox.log.lines),
             dropped_log_bytes: sandbox.log.reset(limits.max_log_bytes),
             elapsed,
             fuel_consumed,
             peak_memory_bytes: sandbox.guard.peak_memory,
+        };
+        if trapped {
+            // A trapped instance must not run again.
+            self.instance = None;
+            self.store = self.plugin.store(limits);
         }
+        invocation
     }
 
     /// Sets the deadline (and fuel) for the next invocation; returns the fuel given.
