@@ -47,13 +47,18 @@ fn sample(case: &'static str, n: usize, mut f: impl FnMut()) -> Row {
 }
 
 fn guest(name: &str) -> Vec<u8> {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(format!("../target/wasm32-wasip2/guest/{name}.wasm"));
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join(format!("../target/wasm32-wasip2/guest/{name}.wasm"));
     std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}; run `make guests`", path.display()))
 }
 
 fn fmt(d: Duration) -> String {
     let us = d.as_secs_f64() * 1e6;
-    if us >= 1000.0 { format!("{:.2} ms", us / 1000.0) } else { format!("{us:.2} µs") }
+    if us >= 1000.0 {
+        format!("{:.2} ms", us / 1000.0)
+    } else {
+        format!("{us:.2} µs")
+    }
 }
 
 fn main() {
@@ -72,7 +77,12 @@ fn main() {
     let limits = Limits::default();
     let event = Event::CallConnected(scenario::info(Some("ivr"), 200, 0, ""));
     let ctx = scenario::context();
-    let check = |outcome: &Outcome| assert!(matches!(outcome, Outcome::Decision(d) if d.actions.len() == 1), "{outcome:?}");
+    let check = |outcome: &Outcome| {
+        assert!(
+            matches!(outcome, Outcome::Decision(d) if d.actions.len() == 1),
+            "{outcome:?}"
+        )
+    };
     check(&plugin.invoke(&event, &ctx, &limits).outcome);
 
     let mut rows = vec![
@@ -104,17 +114,28 @@ fn main() {
         ..RuntimeConfig::default()
     })
     .expect("runtime");
-    let compiled = sample("compile plugin (no cache)", if quick { 1 } else { 10 }, || {
-        black_box(uncached_runtime.load(&bytes).expect("compile"));
-    });
+    let compiled = sample(
+        "compile plugin (no cache)",
+        if quick { 1 } else { 10 },
+        || {
+            black_box(uncached_runtime.load(&bytes).expect("compile"));
+        },
+    );
 
     let hostile = runtime.load(&guest("hostile_guest")).expect("hostile");
     let mut looping = scenario::context();
-    looping.config.push(ConfigEntry { key: "mode".into(), value: "loop".into() });
-    let stopped = sample("infinite loop, until stopped (20 ms deadline)", if quick { 3 } else { 50 }, || {
-        let run = hostile.invoke(&event, &looping, &limits);
-        assert!(matches!(run.outcome, Outcome::DeadlineExceeded(_)));
+    looping.config.push(ConfigEntry {
+        key: "mode".into(),
+        value: "loop".into(),
     });
+    let stopped = sample(
+        "infinite loop, until stopped (20 ms deadline)",
+        if quick { 3 } else { 50 },
+        || {
+            let run = hostile.invoke(&event, &looping, &limits);
+            assert!(matches!(run.outcome, Outcome::DeadlineExceeded(_)));
+        },
+    );
 
     let base = rows[0].percentile(0.5).as_secs_f64();
     let mut table = String::from("| case | median | p99 | median ÷ native |\n|---|---|---|---|\n");
@@ -153,7 +174,10 @@ fn main() {
         stopped.percentile(1.0).as_secs_f64() / limits.deadline().as_secs_f64(),
     );
     println!("\n{table}");
-    println!("samples: {n} per invocation case, {load_n} loads; plugin {} KiB", bytes.len() >> 10);
+    println!(
+        "samples: {n} per invocation case, {load_n} loads; plugin {} KiB",
+        bytes.len() >> 10
+    );
 
     if let (false, Some(path)) = (quick, std::env::var_os("BENCHMARKS_MD")) {
         let doc = std::fs::read_to_string(&path).unwrap_or_default();

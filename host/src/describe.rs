@@ -4,8 +4,8 @@
 use std::fmt::{self, Display, Formatter};
 
 use crate::contract::{
-    Action, ActionRequest, CommunicationIdentifier, Event, OperationInfo, PlaySource, RecognizeInput,
-    Recognized,
+    Action, ActionRequest, CommunicationIdentifier, Event, OperationInfo, PlaySource,
+    RecognizeInput, Recognized,
 };
 
 /// Describes a value for people.
@@ -15,7 +15,9 @@ pub struct Described<'a, T>(pub &'a T);
 impl Display for Described<'_, CommunicationIdentifier> {
     fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
         match self.0 {
-            CommunicationIdentifier::AcsUser(id) | CommunicationIdentifier::Raw(id) => f.write_str(id),
+            CommunicationIdentifier::AcsUser(id) | CommunicationIdentifier::Raw(id) => {
+                f.write_str(id)
+            }
             CommunicationIdentifier::PhoneNumber(number) => f.write_str(number),
             CommunicationIdentifier::TeamsUser(user) => write!(f, "teams:{}", user.user_id),
         }
@@ -69,7 +71,8 @@ impl Display for Described<'_, ActionRequest> {
         f.write_str(request.action.kind())?;
         match &request.action {
             Action::Reject(reason) => write!(f, " ({reason:?})")?,
-            Action::Redirect(to) | Action::Transfer(crate::contract::Transfer { target: to, .. }) => {
+            Action::Redirect(to)
+            | Action::Transfer(crate::contract::Transfer { target: to, .. }) => {
                 write!(f, " to {}", Described(to))?;
             }
             Action::AddParticipant(add) => write!(f, " {}", Described(&add.participant))?,
@@ -126,7 +129,12 @@ impl Display for Described<'_, Event> {
         f.write_str(event.name())?;
         match event {
             Event::IncomingCall(call) => {
-                write!(f, " from {} to {}", Described(&call.from), Described(&call.to))
+                write!(
+                    f,
+                    " from {} to {}",
+                    Described(&call.from),
+                    Described(&call.to)
+                )
             }
             Event::RecognizeCompleted(done) => {
                 match &done.recognized {
@@ -140,7 +148,11 @@ impl Display for Described<'_, Event> {
                 result(f, &done.info)
             }
             Event::ActionFailed(failed) => {
-                write!(f, " {} #{}: {} {}", failed.action, failed.index, failed.code, failed.message)?;
+                write!(
+                    f,
+                    " {} #{}: {} {}",
+                    failed.action, failed.index, failed.code, failed.message
+                )?;
                 tag(f, failed.operation_context.as_deref())
             }
             Event::Unknown(_) => Ok(()),

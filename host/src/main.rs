@@ -10,7 +10,11 @@ use switchboard::runtime::{Limits, Outcome, Runtime, RuntimeConfig};
 use switchboard::scenario;
 
 #[derive(Debug, Parser)]
-#[command(name = "switchboard", version, about = "Multi-tenant host for ACS Call Automation policies written as WebAssembly components")]
+#[command(
+    name = "switchboard",
+    version,
+    about = "Multi-tenant host for ACS Call Automation policies written as WebAssembly components"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -22,7 +26,10 @@ enum Command {
     /// print every event with the decision it got.
     Demo {
         /// The policy component to run.
-        #[arg(long, default_value = "target/wasm32-wasip2/guest/switchboard_ivr.wasm")]
+        #[arg(
+            long,
+            default_value = "target/wasm32-wasip2/guest/switchboard_ivr.wasm"
+        )]
         plugin: PathBuf,
         /// Keep precompiled plugins here (loads faster the second time).
         #[arg(long, default_value = "target/switchboard-cache")]
@@ -41,8 +48,12 @@ fn main() -> anyhow::Result<()> {
 }
 
 fn demo(plugin_path: &std::path::Path, cache_dir: PathBuf) -> anyhow::Result<()> {
-    let bytes = std::fs::read(plugin_path)
-        .with_context(|| format!("reading the plugin {} (build it with `make guests`)", plugin_path.display()))?;
+    let bytes = std::fs::read(plugin_path).with_context(|| {
+        format!(
+            "reading the plugin {} (build it with `make guests`)",
+            plugin_path.display()
+        )
+    })?;
     let runtime = Runtime::new(RuntimeConfig {
         cache_dir: Some(cache_dir),
         max_concurrent_instances: 16,
@@ -82,7 +93,11 @@ fn demo(plugin_path: &std::path::Path, cache_dir: PathBuf) -> anyhow::Result<()>
                 }
                 Outcome::Decision(d) => {
                     for (i, action) in d.actions.iter().enumerate() {
-                        let time = if i == 0 { timing(run.elapsed) } else { String::new() };
+                        let time = if i == 0 {
+                            timing(run.elapsed)
+                        } else {
+                            String::new()
+                        };
                         println!("      → {}{time}", Described(action));
                     }
                 }
@@ -100,7 +115,11 @@ fn demo(plugin_path: &std::path::Path, cache_dir: PathBuf) -> anyhow::Result<()>
         passed += usize::from(ok);
     }
     println!("\n{passed}/{} scripts passed", scripts.len());
-    anyhow::ensure!(passed == scripts.len(), "{} script(s) failed", scripts.len() - passed);
+    anyhow::ensure!(
+        passed == scripts.len(),
+        "{} script(s) failed",
+        scripts.len() - passed
+    );
     Ok(())
 }
 

@@ -32,7 +32,10 @@ pub fn ivr(event: &Event, ctx: &Context) -> Result<Decision, PluginError> {
             Recognized::Dtmf(tones) if tones.len() == 1 => match tones[0].key() {
                 '1' => {
                     let agent = config(ctx, "agent_phone").ok_or_else(|| {
-                        error("config", "tenant config has no `agent_phone` to transfer to")
+                        error(
+                            "config",
+                            "tenant config has no `agent_phone` to transfer to",
+                        )
                     })?;
                     vec![tagged(
                         Action::Transfer(Transfer {
@@ -131,7 +134,10 @@ fn tagged(action: Action, context: &str) -> ActionRequest {
 }
 
 fn config<'a>(ctx: &'a Context, key: &str) -> Option<&'a str> {
-    ctx.config.iter().find(|e| e.key == key).map(|e| e.value.as_str())
+    ctx.config
+        .iter()
+        .find(|e| e.key == key)
+        .map(|e| e.value.as_str())
 }
 
 fn error(code: &str, message: impl Into<String>) -> PluginError {

@@ -7,9 +7,9 @@
 //! the benchmarks share them.
 
 use crate::contract::{
-    CallSnapshot, CallState, CommunicationIdentifier, ConfigEntry, Context, CustomContext, Decision,
-    DtmfTone, Event, IncomingCall, MediaFailure, OperationInfo, Participant, RecognizeCompleted,
-    Recognized, ResultInformation, TransferAccepted,
+    CallSnapshot, CallState, CommunicationIdentifier, ConfigEntry, Context, CustomContext,
+    Decision, DtmfTone, Event, IncomingCall, MediaFailure, OperationInfo, Participant,
+    RecognizeCompleted, Recognized, ResultInformation, TransferAccepted,
 };
 
 /// The caller in every script.
@@ -40,7 +40,10 @@ pub fn ivr_scripts() -> Vec<Script> {
     let opening = || {
         vec![
             step(incoming_call(), &["answer"]),
-            step(Event::CallConnected(info(Some("ivr"), 200, 0, "")), &["recognize"]),
+            step(
+                Event::CallConnected(info(Some("ivr"), 200, 0, "")),
+                &["recognize"],
+            ),
         ]
     };
     let with = |mut steps: Vec<Step>, rest: Vec<Step>| {
@@ -68,7 +71,10 @@ pub fn ivr_scripts() -> Vec<Script> {
                 vec![
                     step(pressed(&[DtmfTone::Two]), &["recognize"]),
                     step(pressed(&[DtmfTone::Three]), &["play"]),
-                    step(Event::PlayCompleted(info(Some("goodbye"), 200, 0, OK)), &["terminate"]),
+                    step(
+                        Event::PlayCompleted(info(Some("goodbye"), 200, 0, OK)),
+                        &["terminate"],
+                    ),
                     step(disconnected(7000), &[]),
                 ],
             ),
@@ -82,7 +88,10 @@ pub fn ivr_scripts() -> Vec<Script> {
                     step(silence(), &["recognize"]),
                     step(silence(), &["recognize"]),
                     step(silence(), &["play"]),
-                    step(Event::PlayCompleted(info(Some("goodbye"), 200, 0, OK)), &["terminate"]),
+                    step(
+                        Event::PlayCompleted(info(Some("goodbye"), 200, 0, OK)),
+                        &["terminate"],
+                    ),
                     step(disconnected(7000), &[]),
                 ],
             ),
@@ -103,7 +112,10 @@ pub fn ivr_scripts() -> Vec<Script> {
                         )),
                         &["play"],
                     ),
-                    step(Event::PlayCompleted(info(Some("sorry"), 200, 0, OK)), &["terminate"]),
+                    step(
+                        Event::PlayCompleted(info(Some("sorry"), 200, 0, OK)),
+                        &["terminate"],
+                    ),
                     step(disconnected(7000), &[]),
                 ],
             ),
@@ -170,7 +182,12 @@ pub fn incoming_call() -> Event {
 #[must_use]
 pub fn pressed(tones: &[DtmfTone]) -> Event {
     Event::RecognizeCompleted(RecognizeCompleted {
-        info: info(Some("menu"), 200, 8531, "Action completed, max digits received."),
+        info: info(
+            Some("menu"),
+            200,
+            8531,
+            "Action completed, max digits received.",
+        ),
         recognized: Recognized::Dtmf(tones.to_vec()),
     })
 }
@@ -179,14 +196,24 @@ pub fn pressed(tones: &[DtmfTone]) -> Event {
 #[must_use]
 pub fn silence() -> Event {
     Event::RecognizeFailed(MediaFailure {
-        info: info(Some("menu"), 400, 8510, "Action failed, initial silence timeout reached."),
+        info: info(
+            Some("menu"),
+            400,
+            8510,
+            "Action failed, initial silence timeout reached.",
+        ),
         failed_play_source_index: None,
     })
 }
 
 fn transfer_accepted() -> Event {
     Event::CallTransferAccepted(TransferAccepted {
-        info: info(Some("transfer"), 200, 7015, "The transfer operation completed successfully."),
+        info: info(
+            Some("transfer"),
+            200,
+            7015,
+            "The transfer operation completed successfully.",
+        ),
         transfer_target: Some(CommunicationIdentifier::PhoneNumber(AGENT_PHONE.into())),
         transferee: Some(CommunicationIdentifier::PhoneNumber(CALLER.into())),
     })

@@ -4,8 +4,8 @@
 mod support;
 
 use switchboard::contract::{
-    Action, ActionFailed, ChoiceResult, CommunicationIdentifier, Context, Decision, DtmfTone, Event,
-    PlaySource, RecognizeCompleted, RecognizeInput, Recognized, UnknownEvent,
+    Action, ActionFailed, ChoiceResult, CommunicationIdentifier, Context, Decision, DtmfTone,
+    Event, PlaySource, RecognizeCompleted, RecognizeInput, Recognized, UnknownEvent,
 };
 use switchboard::native;
 use switchboard::runtime::{Limits, Outcome, Plugin};
@@ -68,7 +68,13 @@ fn every_caller_script_gets_the_expected_actions_and_matches_the_native_baseline
                 w.outcome,
                 w.expect
             );
-            assert_eq!(w.outcome, Outcome::Decision(n.outcome.clone()), "{}: {}", script.name, w.event.name());
+            assert_eq!(
+                w.outcome,
+                Outcome::Decision(n.outcome.clone()),
+                "{}: {}",
+                script.name,
+                w.event.name()
+            );
         }
     }
 }
@@ -86,36 +92,70 @@ fn incoming_call_is_answered_with_context_ivr() {
 #[test]
 fn call_connected_starts_the_dtmf_menu_on_the_caller() {
     let (_rt, plugin) = plugin();
-    let d = decide(&plugin, &Event::CallConnected(scenario::info(Some("ivr"), 200, 0, "")), &scenario::context());
-    let [request] = d.actions.as_slice() else { panic!("{d:?}") };
+    let d = decide(
+        &plugin,
+        &Event::CallConnected(scenario::info(Some("ivr"), 200, 0, "")),
+        &scenario::context(),
+    );
+    let [request] = d.actions.as_slice() else {
+        panic!("{d:?}")
+    };
     assert_eq!(request.operation_context.as_deref(), Some("menu"));
-    let Action::Recognize(r) = &request.action else { panic!("{request:?}") };
-    let RecognizeInput::Dtmf(dtmf) = &r.input else { panic!("{r:?}") };
+    let Action::Recognize(r) = &request.action else {
+        panic!("{request:?}")
+    };
+    let RecognizeInput::Dtmf(dtmf) = &r.input else {
+        panic!("{r:?}")
+    };
     assert_eq!(dtmf.max_tones, Some(1));
-    assert_eq!(r.target, CommunicationIdentifier::PhoneNumber(CALLER.into()));
+    assert_eq!(
+        r.target,
+        CommunicationIdentifier::PhoneNumber(CALLER.into())
+    );
     assert_eq!(r.initial_silence_timeout_seconds, Some(5));
     assert!(r.interrupt_prompt);
-    let [PlaySource::Text(prompt)] = r.prompt.as_slice() else { panic!("{r:?}") };
-    assert_eq!(prompt.text, "Press 1 for sales, 2 to hear this again, 3 to leave.");
+    let [PlaySource::Text(prompt)] = r.prompt.as_slice() else {
+        panic!("{r:?}")
+    };
+    assert_eq!(
+        prompt.text,
+        "Press 1 for sales, 2 to hear this again, 3 to leave."
+    );
     assert_eq!(prompt.voice.as_deref(), Some("en-US-NancyNeural"));
 }
 
 #[test]
 fn tone_1_transfers_to_the_configured_agent() {
     let (_rt, plugin) = plugin();
-    let d = decide(&plugin, &scenario::pressed(&[DtmfTone::One]), &scenario::context());
-    let [request] = d.actions.as_slice() else { panic!("{d:?}") };
+    let d = decide(
+        &plugin,
+        &scenario::pressed(&[DtmfTone::One]),
+        &scenario::context(),
+    );
+    let [request] = d.actions.as_slice() else {
+        panic!("{d:?}")
+    };
     assert_eq!(request.operation_context.as_deref(), Some("transfer"));
-    let Action::Transfer(t) = &request.action else { panic!("{request:?}") };
-    assert_eq!(t.target, CommunicationIdentifier::PhoneNumber(AGENT_PHONE.into()));
+    let Action::Transfer(t) = &request.action else {
+        panic!("{request:?}")
+    };
+    assert_eq!(
+        t.target,
+        CommunicationIdentifier::PhoneNumber(AGENT_PHONE.into())
+    );
     assert_eq!(t.transferee, None);
 
     // Another tenant's agent number is used as configured.
     let mut ctx = scenario::context();
     ctx.config[0].value = "+15559998888".into();
     let d = decide(&plugin, &scenario::pressed(&[DtmfTone::One]), &ctx);
-    let Action::Transfer(t) = &d.actions[0].action else { panic!() };
-    assert_eq!(t.target, CommunicationIdentifier::PhoneNumber("+15559998888".into()));
+    let Action::Transfer(t) = &d.actions[0].action else {
+        panic!()
+    };
+    assert_eq!(
+        t.target,
+        CommunicationIdentifier::PhoneNumber("+15559998888".into())
+    );
 }
 
 #[test]
@@ -123,7 +163,14 @@ fn tone_1_without_an_agent_phone_is_a_plugin_error() {
     let (_rt, plugin) = plugin();
     let mut ctx = scenario::context();
     ctx.config.clear();
-    match plugin.invoke(&scenario::pressed(&[DtmfTone::One]), &ctx, &Limits::default()).outcome {
+    match plugin
+        .invoke(
+            &scenario::pressed(&[DtmfTone::One]),
+            &ctx,
+            &Limits::default(),
+        )
+        .outcome
+    {
         Outcome::PluginError(e) => {
             assert_eq!(e.code, "config");
             assert!(e.message.contains("agent_phone"));
@@ -145,13 +192,25 @@ fn tone_2_repeats_the_menu_without_counting_a_retry() {
 #[test]
 fn tone_3_says_goodbye_then_hangs_up_for_everyone() {
     let (_rt, plugin) = plugin();
-    let d = decide(&plugin, &scenario::pressed(&[DtmfTone::Three]), &scenario::context());
+    let d = decide(
+        &plugin,
+        &scenario::pressed(&[DtmfTone::Three]),
+        &scenario::context(),
+    );
     assert_eq!(d.actions[0].operation_context.as_deref(), Some("goodbye"));
-    let Action::Play(p) = &d.actions[0].action else { panic!("{d:?}") };
-    let [PlaySource::Text(t)] = p.sources.as_slice() else { panic!("{p:?}") };
+    let Action::Play(p) = &d.actions[0].action else {
+        panic!("{d:?}")
+    };
+    let [PlaySource::Text(t)] = p.sources.as_slice() else {
+        panic!("{p:?}")
+    };
     assert_eq!(t.text, "Goodbye.");
     assert!(p.play_to.is_empty(), "played to everyone");
-    let d = decide(&plugin, &Event::PlayCompleted(scenario::info(Some("goodbye"), 200, 0, "")), &scenario::context());
+    let d = decide(
+        &plugin,
+        &Event::PlayCompleted(scenario::info(Some("goodbye"), 200, 0, "")),
+        &scenario::context(),
+    );
     assert_eq!(d.actions[0].action, Action::Terminate);
 }
 
@@ -160,7 +219,15 @@ fn failures_retry_twice_then_say_goodbye() {
     let (_rt, plugin) = plugin();
     let decisions = decide_all(&plugin, &vec![scenario::silence(); 4]);
     let kinds: Vec<_> = decisions.iter().map(kinds).collect();
-    assert_eq!(kinds, [vec!["recognize"], vec!["recognize"], vec!["play"], vec!["play"]]);
+    assert_eq!(
+        kinds,
+        [
+            vec!["recognize"],
+            vec!["recognize"],
+            vec!["play"],
+            vec!["play"]
+        ]
+    );
 }
 
 #[test]
@@ -199,12 +266,24 @@ fn the_retry_count_lives_in_the_state_not_in_plugin_memory() {
 #[test]
 fn transfer_failure_apologises_then_hangs_up() {
     let (_rt, plugin) = plugin();
-    let d = decide(&plugin, &Event::CallTransferFailed(scenario::info(Some("transfer"), 486, 5300, "")), &scenario::context());
-    let Action::Play(p) = &d.actions[0].action else { panic!("{d:?}") };
-    let [PlaySource::Text(t)] = p.sources.as_slice() else { panic!() };
+    let d = decide(
+        &plugin,
+        &Event::CallTransferFailed(scenario::info(Some("transfer"), 486, 5300, "")),
+        &scenario::context(),
+    );
+    let Action::Play(p) = &d.actions[0].action else {
+        panic!("{d:?}")
+    };
+    let [PlaySource::Text(t)] = p.sources.as_slice() else {
+        panic!()
+    };
     assert_eq!(t.text, "Sorry, no agent is available.");
     let ctx = d.actions[0].operation_context.clone();
-    let d = decide(&plugin, &Event::PlayCompleted(scenario::info(ctx.as_deref(), 200, 0, "")), &scenario::context());
+    let d = decide(
+        &plugin,
+        &Event::PlayCompleted(scenario::info(ctx.as_deref(), 200, 0, "")),
+        &scenario::context(),
+    );
     assert_eq!(d.actions[0].action, Action::Terminate);
 }
 

@@ -74,7 +74,9 @@ pub enum LoadError {
     Compile(wasmtime::Error),
     #[error("the component imports something the host does not provide: {0:#}")]
     Imports(wasmtime::Error),
-    #[error("the component does not export the `call-policy` world of switchboard:policy@0.1.0: {0:#}")]
+    #[error(
+        "the component does not export the `call-policy` world of switchboard:policy@0.1.0: {0:#}"
+    )]
     WrongWorld(wasmtime::Error),
     #[error("the plugin cache could not be used: {0}")]
     Cache(#[from] std::io::Error),
@@ -91,7 +93,9 @@ pub struct Runtime {
 
 impl std::fmt::Debug for Runtime {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Runtime").field("config", &self.config).finish_non_exhaustive()
+        f.debug_struct("Runtime")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
     }
 }
 
@@ -149,7 +153,9 @@ impl Runtime {
     /// Precompiles a component to an artifact `load_precompiled` accepts.
     pub fn precompile(&self, bytes: &[u8]) -> Result<Vec<u8>, LoadError> {
         check_component_header(bytes)?;
-        self.engine.precompile_component(bytes).map_err(LoadError::Compile)
+        self.engine
+            .precompile_component(bytes)
+            .map_err(LoadError::Compile)
     }
 
     fn prepare(&self, component: Component, digest: String) -> Result<Plugin, LoadError> {
@@ -212,10 +218,14 @@ fn check_component_header(bytes: &[u8]) -> Result<(), LoadError> {
     const MAGIC: &[u8] = b"\0asm";
     match bytes.get(..8) {
         Some(h) if &h[..4] == MAGIC && h[6..8] == [0x01, 0x00] => Ok(()),
-        Some(h) if &h[..4] == MAGIC && h[4..8] == [0x01, 0x00, 0x00, 0x00] => Err(
-            LoadError::NotAComponent(": it is a core module; build a component (e.g. target wasm32-wasip2)"),
-        ),
-        Some(h) if &h[..4] == MAGIC => Err(LoadError::NotAComponent(": unknown Wasm encoding version")),
+        Some(h) if &h[..4] == MAGIC && h[4..8] == [0x01, 0x00, 0x00, 0x00] => {
+            Err(LoadError::NotAComponent(
+                ": it is a core module; build a component (e.g. target wasm32-wasip2)",
+            ))
+        }
+        Some(h) if &h[..4] == MAGIC => {
+            Err(LoadError::NotAComponent(": unknown Wasm encoding version"))
+        }
         _ => Err(LoadError::NotAComponent(": no `\\0asm` header")),
     }
 }
@@ -231,7 +241,9 @@ pub struct Plugin {
 
 impl std::fmt::Debug for Plugin {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Plugin").field("digest", &self.digest).finish_non_exhaustive()
+        f.debug_struct("Plugin")
+            .field("digest", &self.digest)
+            .finish_non_exhaustive()
     }
 }
 
@@ -281,7 +293,9 @@ pub struct Session {
 
 impl std::fmt::Debug for Session {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Session").field("plugin", &self.plugin).finish_non_exhaustive()
+        f.debug_struct("Session")
+            .field("plugin", &self.plugin)
+            .finish_non_exhaustive()
     }
 }
 
@@ -354,7 +368,12 @@ fn instance<'a>(
     Ok(slot.as_ref().expect("just instantiated"))
 }
 
-fn classify_failure(error: &wasmtime::Error, sandbox: &Sandbox, limits: &Limits, fuel: u64) -> Outcome {
+fn classify_failure(
+    error: &wasmtime::Error,
+    sandbox: &Sandbox,
+    limits: &Limits,
+    fuel: u64,
+) -> Outcome {
     if sandbox.guard.memory_exceeded {
         return Outcome::MemoryLimit {
             limit_bytes: limits.memory_bytes,
@@ -419,8 +438,15 @@ mod tests {
         let core = b"\0asm\x01\0\0\0";
         let component = b"\0asm\x0d\0\x01\0";
         assert!(check_component_header(component).is_ok());
-        assert!(matches!(check_component_header(core), Err(LoadError::NotAComponent(m)) if m.contains("core module")));
-        assert!(matches!(check_component_header(b"PK\x03\x04zip!"), Err(LoadError::NotAComponent(m)) if m.contains("header")));
-        assert!(matches!(check_component_header(b""), Err(LoadError::NotAComponent(_))));
+        assert!(
+            matches!(check_component_header(core), Err(LoadError::NotAComponent(m)) if m.contains("core module"))
+        );
+        assert!(
+            matches!(check_component_header(b"PK\x03\x04zip!"), Err(LoadError::NotAComponent(m)) if m.contains("header"))
+        );
+        assert!(matches!(
+            check_component_header(b""),
+            Err(LoadError::NotAComponent(_))
+        ));
     }
 }

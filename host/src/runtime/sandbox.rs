@@ -24,14 +24,18 @@ pub struct Sandbox {
 
 impl std::fmt::Debug for Sandbox {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Sandbox").field("guard", &self.guard).finish_non_exhaustive()
+        f.debug_struct("Sandbox")
+            .field("guard", &self.guard)
+            .finish_non_exhaustive()
     }
 }
 
 impl Sandbox {
     pub(super) fn new(limits: &Limits) -> Self {
         let mut wasi = WasiCtxBuilder::new();
-        wasi.allow_tcp(false).allow_udp(false).allow_ip_name_lookup(false);
+        wasi.allow_tcp(false)
+            .allow_udp(false)
+            .allow_ip_name_lookup(false);
         Self {
             wasi: wasi.build(),
             table: ResourceTable::new(),

@@ -26,7 +26,11 @@ pub struct Ivr;
 impl Policy for Ivr {
     type State = State;
 
-    fn handle(event: Event, ctx: &Context, state: &mut State) -> Result<Vec<ActionRequest>, PluginError> {
+    fn handle(
+        event: Event,
+        ctx: &Context,
+        state: &mut State,
+    ) -> Result<Vec<ActionRequest>, PluginError> {
         Ok(match event {
             Event::IncomingCall(_) => vec![act::answer().context("ivr")],
             Event::CallConnected(_) => vec![menu(ctx)],

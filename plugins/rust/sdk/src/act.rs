@@ -7,7 +7,7 @@
 use crate::{
     Action, ActionRequest, AddParticipant, CallLocator, CommunicationIdentifier, CreateCall,
     CustomContext, DtmfOptions, DtmfTone, Hold, Play, PlaySource, Recognize, RecognizeInput,
-    RejectReason, SendDtmfTones, StartRecording, TextSource, Transfer, Transcription,
+    RejectReason, SendDtmfTones, StartRecording, TextSource, Transcription, Transfer,
 };
 
 impl From<Action> for ActionRequest {
@@ -109,7 +109,10 @@ pub fn redirect(target: CommunicationIdentifier) -> ActionRequest {
 // ----------------------------------------------------------------- new calls
 
 /// Places a call to one target (1:1) or several (group).
-pub fn create_call(targets: Vec<CommunicationIdentifier>, caller_id: Option<String>) -> ActionRequest {
+pub fn create_call(
+    targets: Vec<CommunicationIdentifier>,
+    caller_id: Option<String>,
+) -> ActionRequest {
     Action::CreateCall(CreateCall {
         targets,
         source_caller_id_number: caller_id,
@@ -126,7 +129,10 @@ pub fn connect(locator: CallLocator) -> ActionRequest {
 // --------------------------------------------------------------- participants
 
 /// Invites a participant; `timeout_seconds` is 0..=180.
-pub fn add_participant(participant: CommunicationIdentifier, timeout_seconds: Option<u32>) -> ActionRequest {
+pub fn add_participant(
+    participant: CommunicationIdentifier,
+    timeout_seconds: Option<u32>,
+) -> ActionRequest {
     Action::AddParticipant(AddParticipant {
         participant,
         source_caller_id_number: None,

@@ -1,6 +1,9 @@
 //! Conveniences on the contract's types.
 
-use crate::{CommunicationIdentifier, Context, CustomContext, DtmfTone, Event, OperationInfo, ResultInformation};
+use crate::{
+    CommunicationIdentifier, Context, CustomContext, DtmfTone, Event, OperationInfo,
+    ResultInformation,
+};
 
 impl Context {
     /// A value of the tenant's configuration.
@@ -107,7 +110,6 @@ impl DtmfTone {
 pub fn keys(tones: &[DtmfTone]) -> String {
     tones.iter().map(|t| t.key()).collect()
 }
-
 
 impl Default for CustomContext {
     /// No custom headers.

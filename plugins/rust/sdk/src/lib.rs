@@ -83,7 +83,7 @@ macro_rules! export_policy {
                     $crate::run::<$policy>(event, ctx)
                 }
             }
-            $crate::bindings::export!(Export with_types_in $crate::bindings);
+    $crate::bindings::export!(Export with_types_in $crate::bindings);
         };
     };
 }

@@ -19,7 +19,9 @@
 
 use std::hint::black_box;
 
-use switchboard_sdk::{ActionRequest, Context, Event, PluginError, Policy, act, export_policy, log};
+use switchboard_sdk::{
+    ActionRequest, Context, Event, PluginError, Policy, act, export_policy, log,
+};
 
 #[derive(Debug)]
 pub struct Hostile;
@@ -27,7 +29,11 @@ pub struct Hostile;
 impl Policy for Hostile {
     type State = Vec<u8>;
 
-    fn handle(_event: Event, ctx: &Context, state: &mut Vec<u8>) -> Result<Vec<ActionRequest>, PluginError> {
+    fn handle(
+        _event: Event,
+        ctx: &Context,
+        state: &mut Vec<u8>,
+    ) -> Result<Vec<ActionRequest>, PluginError> {
         match ctx.config("mode").unwrap_or("ok") {
             "ok" => Ok(vec![act::answer()]),
             "loop" => {
@@ -42,11 +48,15 @@ impl Policy for Hostile {
                     blocks.push(black_box(vec![1u8; 1 << 20]));
                 }
             }
-            "stack" => Ok(vec![act::play(act::text(recurse(black_box(0)).to_string()))]),
+            "stack" => Ok(vec![act::play(act::text(
+                recurse(black_box(0)).to_string(),
+            ))]),
             "panic" => panic!("hostile guest panics on purpose"),
             "error" => Err(probe_result("error", Err("the policy refuses".into()))),
             "actions" => Ok((0..10_000).map(|_| act::hang_up()).collect()),
-            "output" => Ok((0..8).map(|_| act::play(act::text("x".repeat(64 << 10)))).collect()),
+            "output" => Ok((0..8)
+                .map(|_| act::play(act::text("x".repeat(64 << 10))))
+                .collect()),
             "state" => {
                 *state = vec![7u8; 100 << 10];
                 Ok(vec![act::answer()])

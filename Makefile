@@ -1,0 +1,37 @@
+# Switchboard: every entry point. Each target installs what it needs, idempotently.
+#   make demo    run the IVR caller scripts through the reference plugin
+#   make test    build the guests from source, run every test
+#   make bench   run the benchmarks and update BENCHMARKS.md
+#   make lint    rustfmt and clippy
+
+CARGO ?= cargo
+GUESTS := -p switchboard-ivr -p hostile-guest
+GUEST_DIR := target/wasm32-wasip2/guest
+
+.PHONY: demo test bench lint setup guests clean
+
+## Toolchain pieces the project needs beyond a bare Rust install.
+setup:
+	@rustup target list --installed | grep -qx wasm32-wasip2 || rustup target add wasm32-wasip2
+
+## Every plugin and test guest, as components (profile `guest`: small and fast).
+guests: setup
+	$(CARGO) build --profile guest --target wasm32-wasip2 $(GUESTS)
+
+demo: guests
+	$(CARGO) run --release -p switchboard -- demo --plugin $(GUEST_DIR)/switchboard_ivr.wasm
+
+test: guests
+	$(CARGO) test --workspace --exclude switchboard-ivr --exclude hostile-guest
+	$(CARGO) test --benches -p switchboard
+
+bench: guests
+	BENCHMARKS_MD=$(CURDIR)/BENCHMARKS.md $(CARGO) bench -p switchboard --bench invoke
+
+lint: setup
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --workspace --exclude switchboard-ivr --exclude hostile-guest --all-targets -- -D warnings
+	$(CARGO) clippy --target wasm32-wasip2 $(GUESTS) -- -D warnings
+
+clean:
+	$(CARGO) clean
