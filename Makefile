@@ -21,16 +21,19 @@ guests: setup
 demo: guests
 	$(CARGO) run --release -p switchboard -- demo --plugin $(GUEST_DIR)/switchboard_ivr.wasm
 
+HOST_CRATES := --workspace --exclude switchboard-ivr --exclude hostile-guest
+
+# `--all-targets` also runs each benchmark once, quickly, in the test profile.
 test: guests
-	$(CARGO) test --workspace --exclude switchboard-ivr --exclude hostile-guest
-	$(CARGO) test --benches -p switchboard
+	$(CARGO) test $(HOST_CRATES) --all-targets
+	$(CARGO) test $(HOST_CRATES) --doc
 
 bench: guests
 	BENCHMARKS_MD=$(CURDIR)/BENCHMARKS.md $(CARGO) bench -p switchboard --bench invoke
 
 lint: setup
 	$(CARGO) fmt --all -- --check
-	$(CARGO) clippy --workspace --exclude switchboard-ivr --exclude hostile-guest --all-targets -- -D warnings
+	$(CARGO) clippy $(HOST_CRATES) --all-targets -- -D warnings
 	$(CARGO) clippy --target wasm32-wasip2 $(GUESTS) -- -D warnings
 
 clean:
