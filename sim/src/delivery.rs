@@ -1,0 +1,256 @@
+//! Getting events to the application: mid-call CloudEvents to callback URIs (in order
+//! per call, each with a fresh JWT), and Event Grid deliveries to subscriptions (either
+//! schema, the validation handshakes, retries with Event Grid's backoff).
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use reqwest::header::{AUTHORIZATION, CONTENT_TYPE};
+use serde_json::{Value, json};
+use tokio::sync::mpsc;
+
+use crate::config::{EventSchema, Subscription};
+use crate::world::{Sim, new_uuid, now_rfc3339};
+
+/// A callback waiting to be delivered.
+#[derive(Debug, Clone)]
+pub struct Outgoing {
+    pub url: String,
+    pub event_type: String,
+    /// The JSON array of CloudEvents to POST.
+    pub body: Value,
+    pub server_call_id: String,
+}
+
+/// Delivers a call's callbacks one at a time, in the order they were emitted.
+pub async fn run_call_channel(sim: Arc<Sim>, mut rx: mpsc::UnboundedReceiver<Outgoing>) {
+    while let Some(outgoing) = rx.recv().await {
+        deliver_callback(&sim, &outgoing).await;
+    }
+}
+
+/// Backoff between callback attempts, in simulated time.
+const CALLBACK_BACKOFF: [Duration; 4] = [
+    Duration::from_secs(1),
+    Duration::from_secs(2),
+    Duration::from_secs(4),
+    Duration::from_secs(8),
+];
+
+async fn deliver_callback(sim: &Arc<Sim>, outgoing: &Outgoing) {
+    let attempts = sim.config.callback_attempts.max(1);
+    for attempt in 1..=attempts {
+        let token = sim.signer.token(SystemTime::now());
+        let result = sim
+            .http
+            .post(&outgoing.url)
+            .header(AUTHORIZATION, format!("Bearer {token}"))
+            .header(CONTENT_TYPE, "application/json")
+            .body(outgoing.body.to_string())
+            .send()
+            .await;
+        let (status, ok) = match &result {
+            Ok(response) => (
+                Value::from(response.status().as_u16()),
+                response.status().is_success(),
+            ),
+            Err(error) => (Value::from(error.to_string()), false),
+        };
+        {
+            let mut world = sim.world();
+            sim.record(
+                &mut world,
+                &outgoing.server_call_id,
+                "delivery",
+                &outgoing.event_type,
+                json!({"to": outgoing.url, "attempt": attempt, "status": status}),
+            );
+        }
+        if ok {
+            return;
+        }
+        if attempt < attempts {
+            let backoff = CALLBACK_BACKOFF[(attempt as usize - 1).min(CALLBACK_BACKOFF.len() - 1)];
+            tokio::time::sleep(sim.scaled(backoff)).await;
+        }
+    }
+    tracing::warn!(url = %outgoing.url, event = %outgoing.event_type, "callback not delivered; giving up");
+}
+
+/// The topic of the simulated resource.
+#[must_use]
+pub fn topic(resource_id: &str) -> String {
+    format!(
+        "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/switchboard-sim/providers/Microsoft.Communication/communicationServices/sim-{resource_id}"
+    )
+}
+
+/// One event in the subscription's schema.
+#[must_use]
+pub fn event_grid_event(
+    subscription: &Subscription,
+    id: &str,
+    event_type: &str,
+    subject: &str,
+    data: &Value,
+    resource_id: &str,
+) -> Value {
+    let full_type = format!("Microsoft.Communication.{event_type}");
+    match subscription.schema {
+        EventSchema::EventGrid => json!({
+            "id": id, "topic": topic(resource_id), "subject": subject, "data": data,
+            "eventType": full_type, "dataVersion": "1.0", "metadataVersion": "1", "eventTime": now_rfc3339(),
+        }),
+        EventSchema::CloudEvents => json!({
+            "id": id, "source": topic(resource_id), "subject": subject, "data": data,
+            "type": full_type, "specversion": "1.0", "time": now_rfc3339(),
+        }),
+    }
+}
+
+/// Event Grid's retry schedule (simulated time), after which an event is dropped.
+const EVENT_GRID_BACKOFF: [Duration; 6] = [
+    Duration::from_secs(10),
+    Duration::from_secs(30),
+    Duration::from_secs(60),
+    Duration::from_secs(300),
+    Duration::from_secs(600),
+    Duration::from_secs(1800),
+];
+
+/// Delivers a batch to a subscription: 200-204 is success; 400, 401, 403 and 413
+/// are not retried.
+pub async fn deliver_event_grid(
+    sim: &Arc<Sim>,
+    subscription: &Subscription,
+    events: Vec<Value>,
+    event_type: &str,
+    server_call_id: &str,
+) {
+    let content_type = match subscription.schema {
+        EventSchema::EventGrid => "application/json; charset=utf-8",
+        EventSchema::CloudEvents => "application/cloudevents-batch+json; charset=utf-8",
+    };
+    let body = Value::Array(events).to_string();
+    for attempt in 1..=EVENT_GRID_BACKOFF.len() + 1 {
+        let mut request = sim
+            .http
+            .post(&subscription.endpoint)
+            .header(CONTENT_TYPE, content_type)
+            .header("aeg-event-type", "Notification")
+            .header("aeg-subscription-name", "SWITCHBOARD-SIM")
+            .header("aeg-delivery-count", (attempt - 1).to_string())
+            .body(body.clone());
+        request = match subscription.schema {
+            EventSchema::EventGrid => request
+                .header("aeg-data-version", "1.0")
+                .header("aeg-metadata-version", "1"),
+            EventSchema::CloudEvents => request.header("aeg-metadata-version", "1.0"),
+        };
+        let result = request.send().await;
+        let status = result.as_ref().ok().map(|r| r.status().as_u16());
+        {
+            let mut world = sim.world();
+            let shown = status.map_or_else(
+                || Value::from(result.as_ref().err().map(ToString::to_string)),
+                Value::from,
+            );
+            sim.record(
+                &mut world,
+                server_call_id,
+                "delivery",
+                event_type,
+                json!({"to": subscription.endpoint, "attempt": attempt, "status": shown}),
+            );
+        }
+        match status {
+            Some(200..=204) => return,
+            Some(400 | 401 | 403 | 413) => break,
+            _ => {}
+        }
+        if let Some(backoff) = EVENT_GRID_BACKOFF.get(attempt - 1) {
+            tokio::time::sleep(sim.scaled(*backoff)).await;
+        }
+    }
+    tracing::warn!(endpoint = %subscription.endpoint, event = event_type, "Event Grid delivery dropped");
+}
+
+/// Why a subscription endpoint was not validated.
+#[derive(Debug, thiserror::Error)]
+pub enum ValidationError {
+    #[error("the endpoint could not be reached: {0}")]
+    Unreachable(#[from] reqwest::Error),
+    #[error("the endpoint answered {0} to the validation request")]
+    Status(u16),
+    #[error("the endpoint did not echo the validation code (answered {0:?})")]
+    WrongCode(String),
+    #[error("the endpoint did not allow the origin (WebHook-Allowed-Origin: {0:?})")]
+    Origin(Option<String>),
+}
+
+/// The subscription validation handshake of the subscription's schema.
+pub async fn validate(sim: &Sim, subscription: &Subscription) -> Result<(), ValidationError> {
+    match subscription.schema {
+        EventSchema::EventGrid => {
+            let code = {
+                let mut world = sim.world();
+                new_uuid(&mut world.rng)
+            };
+            let event = json!([{
+                "id": code, "topic": topic(&sim.config.resource_id), "subject": "",
+                "data": {"validationCode": code, "validationUrl": format!("{}/sim/validate?id={code}", sim.base_url())},
+                "eventType": "Microsoft.EventGrid.SubscriptionValidationEvent", "eventTime": now_rfc3339(),
+                "metadataVersion": "1", "dataVersion": "2",
+            }]);
+            let response = sim
+                .http
+                .post(&subscription.endpoint)
+                .header(CONTENT_TYPE, "application/json; charset=utf-8")
+                .header("aeg-event-type", "SubscriptionValidation")
+                .body(event.to_string())
+                .send()
+                .await?;
+            let status = response.status().as_u16();
+            if status != 200 {
+                return Err(ValidationError::Status(status));
+            }
+            let body: Value = response.json().await.unwrap_or(Value::Null);
+            match body.get("validationResponse").and_then(Value::as_str) {
+                Some(echo) if echo == code => Ok(()),
+                other => Err(ValidationError::WrongCode(
+                    other.unwrap_or_default().to_owned(),
+                )),
+            }
+        }
+        EventSchema::CloudEvents => {
+            let response = sim
+                .http
+                .request(reqwest::Method::OPTIONS, &subscription.endpoint)
+                .header("WebHook-Request-Origin", "eventgrid.azure.net")
+                .header("WebHook-Request-Rate", "120")
+                .send()
+                .await?;
+            let status = response.status().as_u16();
+            if status != 200 {
+                return Err(ValidationError::Status(status));
+            }
+            let origin = response
+                .headers()
+                .get("WebHook-Allowed-Origin")
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned);
+            match origin.as_deref() {
+                Some("eventgrid.azure.net" | "*") => Ok(()),
+                _ => Err(ValidationError::Origin(origin)),
+            }
+        }
+    }
+}
+
+impl Sim {
+    /// The base URL clients reach the simulator at (HTTPS when served).
+    #[must_use]
+    pub fn base_url(&self) -> String {
+        self.base_url.lock().map(|u| u.clone()).unwrap_or_default()
+    }
+}
