@@ -27,6 +27,36 @@ pub fn router() -> Router<Arc<Sim>> {
         .route("/calls/{id}/dtmf", post(press))
         .route("/calls/{id}/hangup", post(hang_up))
         .route("/subscriptions", get(list_subscriptions).post(subscribe))
+        .route("/report", get(report))
+}
+
+/// The scenario report: for each scripted call, the operations the application made
+/// against those the script expects.
+async fn report(State(sim): State<Arc<Sim>>) -> Json<Value> {
+    let world = sim.world();
+    let mut passed = 0;
+    let calls: Vec<Value> = world
+        .order
+        .iter()
+        .filter_map(|server_call_id| {
+            let script = world.scripts.get(server_call_id)?;
+            let timeline = world.timelines.get(server_call_id).map(Vec::as_slice).unwrap_or_default();
+            let made: Vec<&str> = timeline
+                .iter()
+                .filter(|e| e.kind == "request" && e.detail["status"].as_u64().is_some_and(|s| s < 400) && !e.detail["replayed"].as_bool().unwrap_or(false))
+                .filter(|e| !e.name.starts_with("Get"))
+                .map(|e| e.name.as_str())
+                .collect();
+            let ended = timeline.iter().any(|e| e.kind == "state" && e.name == "Ended");
+            let pass = ended && (script.expect.is_empty() || made == script.expect);
+            passed += usize::from(pass);
+            Some(json!({
+                "script": script.name, "serverCallId": server_call_id, "ended": ended,
+                "expected": script.expect, "made": made, "pass": pass,
+            }))
+        })
+        .collect();
+    Json(json!({"passed": passed, "total": calls.len(), "calls": calls}))
 }
 
 /// A raw id from a phone number or raw id.

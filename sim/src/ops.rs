@@ -190,6 +190,9 @@ impl Sim {
             "customContext": {"sipHeaders": {}, "voipHeaders": {}},
         });
         self.record(&mut world, &server_call_id, "state", "Ringing", json!({"from": from.as_str(), "to": to.as_str(), "script": caller.as_ref().map(|c| c.name.clone())}));
+        if let Some(caller) = &caller {
+            world.scripts.insert(server_call_id.clone(), caller.clone());
+        }
         let subject = format!("/caller/{from}/recipient/{to}");
         world.ringing.insert(
             context.clone(),
@@ -582,11 +585,15 @@ impl Sim {
                     }));
                     sim.emit(world, &id, "CallTransferAccepted", data, callback.as_deref());
                     sim.set_state(world, &id, ConnState::TransferAccepted);
-                    // The application is no longer part of the call.
+                    // The application leaves; the caller and the agent talk until the
+                    // agent hangs up.
                     if let Some(call) = world.calls.get_mut(&id) {
                         call.state = ConnState::Connected;
                     }
-                    sim.disconnect(world, &id, 7015, "The call was transferred. DiagCode: 0#7015.@");
+                    if let Some(server_call_id) = sim.leave(world, &id, 7015, "The call was transferred. DiagCode: 0#7015.@") {
+                        let talk = Duration::from_secs_f64(agent.hang_up_after.unwrap_or(60.0));
+                        sim.after(talk, move |sim, world| sim.call_ended(world, &server_call_id, 5001, "The agent hung up."));
+                    }
                 }
                 Answer::Decline | Answer::NoAnswer => {
                     let (code, sub, message) = if agent.answer == Answer::Decline {
@@ -1031,7 +1038,7 @@ impl Sim {
                     .inputs
                     .pop_front()
                     .unwrap_or(Input::Silence { silence: true });
-                self.schedule_recognition(world, id, &op, spec, prompt, input);
+                self.schedule_recognition(id, &op, spec, prompt, input);
             }
         }
     }
@@ -1053,7 +1060,6 @@ impl Sim {
     /// What the caller does during a recognize, and the event it leads to.
     fn schedule_recognition(
         self: &Arc<Self>,
-        _world: &mut World,
         id: &str,
         op: &MediaOp,
         spec: &RecognizeSpec,

@@ -26,10 +26,10 @@
 
 use std::path::Path;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 /// A scenario file: callers to place and the agents they can reach.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Scenario {
     #[serde(default, rename = "caller")]
@@ -65,7 +65,7 @@ impl Scenario {
 }
 
 /// A party that dials the application.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Caller {
     pub name: String,
@@ -100,7 +100,7 @@ impl Caller {
 }
 
 /// What a caller does when the application listens for input.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged, deny_unknown_fields)]
 pub enum Input {
     Dtmf {
@@ -134,7 +134,7 @@ fn default_confidence() -> f64 {
 }
 
 /// How a party answers an invitation or a transfer.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Answer {
     #[default]
@@ -144,7 +144,7 @@ pub enum Answer {
 }
 
 /// A party the application can transfer to, invite or call.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Agent {
     pub id: String,

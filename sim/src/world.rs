@@ -223,6 +223,8 @@ pub struct World {
     pub order: Vec<String>,
     pub subscriptions: Vec<Subscription>,
     pub agents: Vec<Agent>,
+    /// The caller script each scripted call was placed with, by server call id.
+    pub scripts: HashMap<String, Caller>,
 }
 
 /// The simulated service.
@@ -266,6 +268,7 @@ impl Sim {
             order: Vec::new(),
             subscriptions: config.subscriptions.clone(),
             agents: config.scenario.agents.clone(),
+            scripts: HashMap::new(),
         };
         Ok(Arc::new(Self {
             config,
@@ -530,25 +533,23 @@ impl Sim {
 
     /// Ends the application's connection: media stops, CallDisconnected is sent, and
     /// Event Grid hears CallEnded.
-    pub fn disconnect(
-        self: &Arc<Self>,
-        world: &mut World,
-        call_id: &str,
-        sub_code: u32,
-        message: &str,
-    ) {
-        let Some(call) = world.calls.get_mut(call_id) else {
-            return;
-        };
+    pub fn disconnect(self: &Arc<Self>, world: &mut World, call_id: &str, sub_code: u32, message: &str) {
+        if let Some(server_call_id) = self.leave(world, call_id, sub_code, message) {
+            self.call_ended(world, &server_call_id, sub_code, message);
+        }
+    }
+
+    /// Ends the application's connection only (the call goes on without it, as after a
+    /// transfer); returns the server call id if the connection was live.
+    pub fn leave(self: &Arc<Self>, world: &mut World, call_id: &str, sub_code: u32, message: &str) -> Option<String> {
+        let call = world.calls.get_mut(call_id)?;
         if !call.is_live() {
-            return;
+            return None;
         }
         call.media_queue.clear();
         call.media_current = None;
         let context = call.operation_context.clone();
         let server_call_id = call.server_call_id.clone();
-        let correlation_id = call.correlation_id.clone();
-        let source = call.source.clone();
         self.emit(
             world,
             call_id,
@@ -557,13 +558,21 @@ impl Sim {
             None,
         );
         self.set_state(world, call_id, ConnState::Disconnected);
+        Some(server_call_id)
+    }
+
+    /// The conversation is over: Event Grid hears CallEnded.
+    pub fn call_ended(self: &Arc<Self>, world: &mut World, server_call_id: &str, sub_code: u32, message: &str) {
+        let Some(call) = world.calls.values().find(|c| c.server_call_id == server_call_id) else { return };
+        let (correlation_id, source) = (call.correlation_id.clone(), call.source.clone());
+        self.record(world, server_call_id, "state", "Ended", Value::Null);
         self.publish(
             world,
             "CallEnded",
             &format!("/caller/{source}"),
             json!({"serverCallId": server_call_id, "correlationId": correlation_id, "isTwoParty": true, "isRoomsCall": false,
                    "reason": {"code": 200, "subCode": sub_code, "phrase": message}}),
-            &server_call_id,
+            server_call_id,
         );
     }
 }
