@@ -11,8 +11,14 @@ GUEST_DIR := target/wasm32-wasip2/guest
 .PHONY: demo test bench lint setup guests clean
 
 ## Toolchain pieces the project needs beyond a bare Rust install.
-setup:
+setup: .venv/.installed
 	@rustup target list --installed | grep -qx wasm32-wasip2 || rustup target add wasm32-wasip2
+
+## The official Python SDK, pinned, for the simulator's conformance tests.
+.venv/.installed: sim/conformance/requirements.txt
+	test -x .venv/bin/python || python3 -m venv .venv
+	.venv/bin/pip install --quiet --disable-pip-version-check -r sim/conformance/requirements.txt
+	touch $@
 
 ## Every plugin and test guest, as components (profile `guest`: small and fast).
 guests: setup

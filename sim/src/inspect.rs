@@ -40,14 +40,24 @@ async fn report(State(sim): State<Arc<Sim>>) -> Json<Value> {
         .iter()
         .filter_map(|server_call_id| {
             let script = world.scripts.get(server_call_id)?;
-            let timeline = world.timelines.get(server_call_id).map(Vec::as_slice).unwrap_or_default();
+            let timeline = world
+                .timelines
+                .get(server_call_id)
+                .map(Vec::as_slice)
+                .unwrap_or_default();
             let made: Vec<&str> = timeline
                 .iter()
-                .filter(|e| e.kind == "request" && e.detail["status"].as_u64().is_some_and(|s| s < 400) && !e.detail["replayed"].as_bool().unwrap_or(false))
+                .filter(|e| {
+                    e.kind == "request"
+                        && e.detail["status"].as_u64().is_some_and(|s| s < 400)
+                        && !e.detail["replayed"].as_bool().unwrap_or(false)
+                })
                 .filter(|e| !e.name.starts_with("Get"))
                 .map(|e| e.name.as_str())
                 .collect();
-            let ended = timeline.iter().any(|e| e.kind == "state" && e.name == "Ended");
+            let ended = timeline
+                .iter()
+                .any(|e| e.kind == "state" && e.name == "Ended");
             let pass = ended && (script.expect.is_empty() || made == script.expect);
             passed += usize::from(pass);
             Some(json!({

@@ -533,7 +533,13 @@ impl Sim {
 
     /// Ends the application's connection: media stops, CallDisconnected is sent, and
     /// Event Grid hears CallEnded.
-    pub fn disconnect(self: &Arc<Self>, world: &mut World, call_id: &str, sub_code: u32, message: &str) {
+    pub fn disconnect(
+        self: &Arc<Self>,
+        world: &mut World,
+        call_id: &str,
+        sub_code: u32,
+        message: &str,
+    ) {
         if let Some(server_call_id) = self.leave(world, call_id, sub_code, message) {
             self.call_ended(world, &server_call_id, sub_code, message);
         }
@@ -541,7 +547,13 @@ impl Sim {
 
     /// Ends the application's connection only (the call goes on without it, as after a
     /// transfer); returns the server call id if the connection was live.
-    pub fn leave(self: &Arc<Self>, world: &mut World, call_id: &str, sub_code: u32, message: &str) -> Option<String> {
+    pub fn leave(
+        self: &Arc<Self>,
+        world: &mut World,
+        call_id: &str,
+        sub_code: u32,
+        message: &str,
+    ) -> Option<String> {
         let call = world.calls.get_mut(call_id)?;
         if !call.is_live() {
             return None;
@@ -562,8 +574,20 @@ impl Sim {
     }
 
     /// The conversation is over: Event Grid hears CallEnded.
-    pub fn call_ended(self: &Arc<Self>, world: &mut World, server_call_id: &str, sub_code: u32, message: &str) {
-        let Some(call) = world.calls.values().find(|c| c.server_call_id == server_call_id) else { return };
+    pub fn call_ended(
+        self: &Arc<Self>,
+        world: &mut World,
+        server_call_id: &str,
+        sub_code: u32,
+        message: &str,
+    ) {
+        let Some(call) = world
+            .calls
+            .values()
+            .find(|c| c.server_call_id == server_call_id)
+        else {
+            return;
+        };
         let (correlation_id, source) = (call.correlation_id.clone(), call.source.clone());
         self.record(world, server_call_id, "state", "Ended", Value::Null);
         self.publish(

@@ -20,7 +20,12 @@ async fn every_ivr_caller_script_runs_to_its_expected_end() {
         .send()
         .await
         .expect("subscribe");
-    assert_eq!(subscribed.status(), 201, "{}", subscribed.text().await.unwrap_or_default());
+    assert_eq!(
+        subscribed.status(),
+        201,
+        "{}",
+        subscribed.text().await.unwrap_or_default()
+    );
 
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/ivr");
     let mut names = Vec::new();
@@ -29,7 +34,12 @@ async fn every_ivr_caller_script_runs_to_its_expected_end() {
         for caller in scenario.callers {
             names.push(caller.name.clone());
             let caller = serde_json::to_value(&caller).expect("json");
-            let placed = http.post(format!("{}/sim/calls", sim.http_url())).json(&json!({"caller": caller})).send().await.expect("place");
+            let placed = http
+                .post(format!("{}/sim/calls", sim.http_url()))
+                .json(&json!({"caller": caller}))
+                .send()
+                .await
+                .expect("place");
             assert_eq!(placed.status(), 201);
         }
     }
@@ -37,12 +47,18 @@ async fn every_ivr_caller_script_runs_to_its_expected_end() {
 
     let report = support::wait_for_report(&sim, 5, Duration::from_secs(30)).await;
     for call in report["calls"].as_array().expect("calls") {
-        assert_eq!(call["pass"], true, "script {} failed: {call:#}", call["script"]);
+        assert_eq!(
+            call["pass"], true,
+            "script {} failed: {call:#}",
+            call["script"]
+        );
     }
     assert_eq!(report["passed"], 5, "{report:#}");
 
     // Every callback carried a bearer token.
     let tokens = app.tokens.lock().expect("lock").clone();
-    assert!(!tokens.is_empty() && tokens.iter().all(|t| t.starts_with("Bearer ey")), "{tokens:?}");
+    assert!(
+        !tokens.is_empty() && tokens.iter().all(|t| t.starts_with("Bearer ey")),
+        "{tokens:?}"
+    );
 }
-

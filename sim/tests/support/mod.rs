@@ -22,7 +22,9 @@ pub async fn start_sim(time_scale: f64) -> Running {
         time_scale,
         ..SimConfig::default()
     };
-    switchboard_sim::start(config, Listen::default()).await.expect("simulator starts")
+    switchboard_sim::start(config, Listen::default())
+        .await
+        .expect("simulator starts")
 }
 
 /// Signs and sends requests like an SDK does.
@@ -49,22 +51,47 @@ impl Client {
         self
     }
 
-    pub fn request(&self, method: reqwest::Method, path: &str, body: Option<&Value>) -> reqwest::RequestBuilder {
+    pub fn request(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<&Value>,
+    ) -> reqwest::RequestBuilder {
         let sep = if path.contains('?') { '&' } else { '?' };
         let path_and_query = format!("{path}{sep}api-version={API_VERSION}");
         let bytes = body.map(|b| b.to_string().into_bytes()).unwrap_or_default();
-        let mut request = self.http.request(method.clone(), format!("{}{path_and_query}", self.base));
-        for (name, value) in sign_request(&self.key, method.as_str(), &path_and_query, &self.host, &bytes, SystemTime::now()) {
+        let mut request = self
+            .http
+            .request(method.clone(), format!("{}{path_and_query}", self.base));
+        for (name, value) in sign_request(
+            &self.key,
+            method.as_str(),
+            &path_and_query,
+            &self.host,
+            &bytes,
+            SystemTime::now(),
+        ) {
             request = request.header(name, value);
         }
         if body.is_some() {
-            request = request.header("content-type", "application/json").body(bytes);
+            request = request
+                .header("content-type", "application/json")
+                .body(bytes);
         }
         request
     }
 
-    pub async fn send(&self, method: reqwest::Method, path: &str, body: Option<&Value>) -> (u16, Value) {
-        let response = self.request(method, path, body).send().await.expect("request sent");
+    pub async fn send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<&Value>,
+    ) -> (u16, Value) {
+        let response = self
+            .request(method, path, body)
+            .send()
+            .await
+            .expect("request sent");
         let status = response.status().as_u16();
         let text = response.text().await.expect("body");
         (status, serde_json::from_str(&text).unwrap_or(Value::Null))
@@ -90,7 +117,9 @@ pub struct IvrApp {
 }
 
 pub async fn start_ivr_app(client: Client) -> Arc<IvrApp> {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
     let base = format!("http://{}", listener.local_addr().expect("addr"));
     let app = Arc::new(IvrApp {
         client,
@@ -107,8 +136,15 @@ pub async fn start_ivr_app(client: Client) -> Arc<IvrApp> {
     app
 }
 
-async fn event_grid(State(app): State<Arc<IvrApp>>, headers: HeaderMap, Json(events): Json<Vec<Value>>) -> (StatusCode, Json<Value>) {
-    if headers.get("aeg-event-type").is_some_and(|v| v == "SubscriptionValidation") {
+async fn event_grid(
+    State(app): State<Arc<IvrApp>>,
+    headers: HeaderMap,
+    Json(events): Json<Vec<Value>>,
+) -> (StatusCode, Json<Value>) {
+    if headers
+        .get("aeg-event-type")
+        .is_some_and(|v| v == "SubscriptionValidation")
+    {
         let code = events[0]["data"]["validationCode"].clone();
         return (StatusCode::OK, Json(json!({"validationResponse": code})));
     }
@@ -119,7 +155,10 @@ async fn event_grid(State(app): State<Arc<IvrApp>>, headers: HeaderMap, Json(eve
                 "callbackUri": format!("{}/callback", app.base),
                 "operationContext": "ivr",
             });
-            let (status, reply) = app.client.post("/calling/callConnections:answer", &body).await;
+            let (status, reply) = app
+                .client
+                .post("/calling/callConnections:answer", &body)
+                .await;
             assert_eq!(status, 200, "answer: {reply}");
         }
         app.events.lock().expect("lock").push(event);
@@ -131,15 +170,29 @@ fn text(t: &str) -> Value {
     json!({"kind": "text", "text": {"text": t, "voiceName": "en-US-NancyNeural"}})
 }
 
-async fn callback(State(app): State<Arc<IvrApp>>, headers: HeaderMap, Json(events): Json<Vec<Value>>) -> StatusCode {
+async fn callback(
+    State(app): State<Arc<IvrApp>>,
+    headers: HeaderMap,
+    Json(events): Json<Vec<Value>>,
+) -> StatusCode {
     if let Some(auth) = headers.get("authorization").and_then(|v| v.to_str().ok()) {
         app.tokens.lock().expect("lock").push(auth.to_owned());
     }
     for event in events {
         app.events.lock().expect("lock").push(event.clone());
-        let id = event["data"]["callConnectionId"].as_str().unwrap_or_default().to_owned();
-        let kind = event["type"].as_str().unwrap_or_default().trim_start_matches("Microsoft.Communication.").to_owned();
-        let context = event["data"]["operationContext"].as_str().unwrap_or_default().to_owned();
+        let id = event["data"]["callConnectionId"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        let kind = event["type"]
+            .as_str()
+            .unwrap_or_default()
+            .trim_start_matches("Microsoft.Communication.")
+            .to_owned();
+        let context = event["data"]["operationContext"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
         let cc = format!("/calling/callConnections/{id}");
         let menu = || async {
             let caller = app.client.send(reqwest::Method::GET, &cc, None).await.1["source"].clone();
@@ -168,14 +221,21 @@ async fn callback(State(app): State<Arc<IvrApp>>, headers: HeaderMap, Json(event
                 *r += 1;
                 *r
             };
-            if retries <= 2 { menu().await } else { say("Goodbye.", "goodbye").await }
+            if retries <= 2 {
+                menu().await
+            } else {
+                say("Goodbye.", "goodbye").await
+            }
         };
         match kind.as_str() {
             "CallConnected" => menu().await,
             "RecognizeCompleted" => match event["data"]["dtmfResult"]["tones"][0].as_str() {
                 Some("one") => {
                     let body = json!({"targetParticipant": phone("+15550001111"), "operationContext": "transfer"});
-                    let (status, reply) = app.client.post(&format!("{cc}:transferToParticipant"), &body).await;
+                    let (status, reply) = app
+                        .client
+                        .post(&format!("{cc}:transferToParticipant"), &body)
+                        .await;
                     assert_eq!(status, 202, "transfer: {reply}");
                 }
                 Some("two") => menu().await,
@@ -185,7 +245,10 @@ async fn callback(State(app): State<Arc<IvrApp>>, headers: HeaderMap, Json(event
             "RecognizeFailed" => retry_or_goodbye().await,
             "CallTransferFailed" => say("Sorry, no agent is available.", "sorry").await,
             "PlayCompleted" if context == "goodbye" || context == "sorry" => {
-                let (status, reply) = app.client.send(reqwest::Method::POST, &format!("{cc}:terminate"), None).await;
+                let (status, reply) = app
+                    .client
+                    .send(reqwest::Method::POST, &format!("{cc}:terminate"), None)
+                    .await;
                 assert_eq!(status, 204, "terminate: {reply}");
             }
             _ => {}
@@ -198,8 +261,15 @@ async fn callback(State(app): State<Arc<IvrApp>>, headers: HeaderMap, Json(event
 pub async fn wait_for_report(sim: &Running, calls: usize, within: Duration) -> Value {
     let deadline = tokio::time::Instant::now() + within;
     loop {
-        let report: Value = reqwest::get(format!("{}/sim/report", sim.http_url())).await.expect("report").json().await.expect("json");
-        let ended = report["calls"].as_array().map_or(0, |c| c.iter().filter(|c| c["ended"] == true).count());
+        let report: Value = reqwest::get(format!("{}/sim/report", sim.http_url()))
+            .await
+            .expect("report")
+            .json()
+            .await
+            .expect("json");
+        let ended = report["calls"]
+            .as_array()
+            .map_or(0, |c| c.iter().filter(|c| c["ended"] == true).count());
         if ended >= calls || tokio::time::Instant::now() > deadline {
             return report;
         }
