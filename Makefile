@@ -11,13 +11,18 @@ GUEST_DIR := target/wasm32-wasip2/guest
 .PHONY: demo test bench lint setup guests clean
 
 ## Toolchain pieces the project needs beyond a bare Rust install.
-setup: .venv/.installed
+setup: .venv/.installed sim/conformance/node_modules/.installed
 	@rustup target list --installed | grep -qx wasm32-wasip2 || rustup target add wasm32-wasip2
 
 ## The official Python SDK, pinned, for the simulator's conformance tests.
 .venv/.installed: sim/conformance/requirements.txt
 	test -x .venv/bin/python || python3 -m venv .venv
 	.venv/bin/pip install --quiet --disable-pip-version-check -r sim/conformance/requirements.txt
+	touch $@
+
+## The official JavaScript SDK, pinned by package-lock.json.
+sim/conformance/node_modules/.installed: sim/conformance/package-lock.json
+	cd sim/conformance && npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
 ## Every plugin and test guest, as components (profile `guest`: small and fast).
