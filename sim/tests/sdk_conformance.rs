@@ -12,7 +12,11 @@ use std::process::Command;
 async fn python_sdk_drives_every_operation() {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
     let python = root.join(".venv/bin/python");
-    assert!(python.exists(), "{} is missing: run `make setup` (it installs the pinned Python SDK)", python.display());
+    assert!(
+        python.exists(),
+        "{} is missing: run `make setup` (it installs the pinned Python SDK)",
+        python.display()
+    );
     conform(python, root.join("sim/conformance/python_sdk.py")).await;
 }
 
@@ -20,8 +24,16 @@ async fn python_sdk_drives_every_operation() {
 async fn javascript_sdk_creates_answers_plays_recognizes_hangs_up() {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
     let sdk = root.join("sim/conformance/node_modules/@azure/communication-call-automation");
-    assert!(sdk.exists(), "{} is missing: run `make setup` (it installs the pinned JavaScript SDK)", sdk.display());
-    conform(PathBuf::from("node"), root.join("sim/conformance/js_sdk.mjs")).await;
+    assert!(
+        sdk.exists(),
+        "{} is missing: run `make setup` (it installs the pinned JavaScript SDK)",
+        sdk.display()
+    );
+    conform(
+        PathBuf::from("node"),
+        root.join("sim/conformance/js_sdk.mjs"),
+    )
+    .await;
 }
 
 /// Runs a conformance script against a fresh simulator; fails with its output.

@@ -1,0 +1,366 @@
+//! The simulator's service behaviour at the HTTP level: authentication, api-version,
+//! repeatability, errors, Event Grid in the CloudEvents schema, and callback tokens
+//! that verify against the published JWKS.
+
+mod support;
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+
+use axum::Router;
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::any;
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64URL;
+use rsa::pkcs1v15::{Signature, VerifyingKey};
+use rsa::signature::Verifier;
+use rsa::{BigUint, RsaPublicKey};
+use serde_json::{Value, json};
+use sha2::Sha256;
+use support::{Client, phone};
+use switchboard_sim::hmac_auth::sign_request;
+
+async fn ring(sim: &switchboard_sim::Running) -> Value {
+    let placed = reqwest::Client::new()
+        .post(format!("{}/sim/calls", sim.http_url()))
+        .json(&json!({"from": "+14255550123", "to": "+18005550100"}))
+        .send()
+        .await
+        .expect("place");
+    placed.json().await.expect("json")
+}
+
+/// A receiver that records every request (headers, body) and answers 200.
+async fn recorder() -> (String, Arc<Mutex<Vec<(HeaderMap, Value)>>>) {
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let store = Arc::clone(&seen);
+    let router = Router::new().route(
+        "/{*path}",
+        any(move |headers: HeaderMap, body: String| {
+            let store = Arc::clone(&store);
+            async move {
+                let value = serde_json::from_str(&body).unwrap_or(Value::Null);
+                store.lock().expect("lock").push((headers, value));
+                (
+                    StatusCode::OK,
+                    [("WebHook-Allowed-Origin", "eventgrid.azure.net")],
+                    "",
+                )
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let base = format!("http://{}", listener.local_addr().expect("addr"));
+    tokio::spawn(async move { axum::serve(listener, router).await.expect("serve") });
+    (base, seen)
+}
+
+#[tokio::test]
+async fn requests_without_a_valid_signature_get_401_7509() {
+    let sim = support::start_sim(10.0).await;
+    let wrong = Client::new(&sim).with_key("d3Jvbmcta2V5");
+    let (status, body) = wrong
+        .send(reqwest::Method::GET, "/calling/callConnections/x", None)
+        .await;
+    assert_eq!(status, 401);
+    assert_eq!(body["error"]["code"], "7509");
+    assert_eq!(body["error"]["message"], "HMAC-SHA256 validation failed");
+
+    let bare = reqwest::get(format!(
+        "{}/calling/callConnections/x?api-version=2025-05-15",
+        sim.http_url()
+    ))
+    .await
+    .expect("get");
+    assert_eq!(bare.status(), 401);
+    let body: Value = bare.json().await.expect("json");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .expect("msg")
+            .contains("Authorization"),
+        "{body}"
+    );
+
+    // A stale x-ms-date.
+    let client = Client::new(&sim);
+    let path = "/calling/callConnections/x?api-version=2025-05-15";
+    let old = SystemTime::now() - Duration::from_secs(3600);
+    let mut request = reqwest::Client::new().get(format!("{}{path}", sim.http_url()));
+    for (name, value) in sign_request(&client.key, "GET", path, &client.host, b"", old) {
+        request = request.header(name, value);
+    }
+    let response = request.send().await.expect("send");
+    assert_eq!(response.status(), 401);
+    let body: Value = response.json().await.expect("json");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .expect("msg")
+            .contains("x-ms-date"),
+        "{body}"
+    );
+
+    // A body that is not the one signed.
+    let signed = client.request(
+        reqwest::Method::POST,
+        "/calling/callConnections",
+        Some(&json!({"a": 1})),
+    );
+    let response = signed.body("{\"a\":2}").send().await.expect("send");
+    assert_eq!(response.status(), 401);
+}
+
+#[tokio::test]
+async fn api_versions_and_unknown_calls_get_the_service_errors() {
+    let sim = support::start_sim(10.0).await;
+    let client = Client::new(&sim);
+    let (status, body) = client
+        .send(reqwest::Method::GET, "/calling/callConnections/nope", None)
+        .await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (404, Some("8522"))
+    );
+
+    let path = "/calling/callConnections/nope?api-version=2019-01-01";
+    let mut request = reqwest::Client::new().get(format!("{}{path}", sim.http_url()));
+    for (name, value) in sign_request(
+        &client.key,
+        "GET",
+        path,
+        &client.host,
+        b"",
+        SystemTime::now(),
+    ) {
+        request = request.header(name, value);
+    }
+    let response = request.send().await.expect("send");
+    assert_eq!(response.status(), 400);
+    let body: Value = response.json().await.expect("json");
+    assert_eq!(body["error"]["code"], "UnsupportedApiVersion");
+
+    let (status, body) = client
+        .post(
+            "/calling/callConnections:answer",
+            &json!({"callbackUri": "http://x/cb"}),
+        )
+        .await;
+    assert_eq!(status, 400);
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .expect("msg")
+            .contains("incomingCallContext"),
+        "{body}"
+    );
+    let (status, body) = client
+        .post(
+            "/calling/callConnections",
+            &json!({"targets": [], "callbackUri": "http://x/cb"}),
+        )
+        .await;
+    assert_eq!(status, 400, "{body}");
+    let (status, _) = client
+        .send(
+            reqwest::Method::POST,
+            "/calling/callConnections:dance",
+            Some(&json!({})),
+        )
+        .await;
+    assert_eq!(status, 404);
+}
+
+#[tokio::test]
+async fn a_retried_request_returns_the_first_response_without_a_second_effect() {
+    let sim = support::start_sim(10.0).await;
+    let client = Client::new(&sim);
+    let body = json!({"targets": [phone("+15550001111")], "sourceCallerIdNumber": {"value": "+18005550100"}, "callbackUri": "http://127.0.0.1:9/cb"});
+    let id = uuid::Uuid::new_v4().to_string();
+    let first_sent = httpdate::fmt_http_date(SystemTime::now());
+    let send = |body: Value| {
+        client
+            .request(
+                reqwest::Method::POST,
+                "/calling/callConnections",
+                Some(&body),
+            )
+            .header("Repeatability-Request-ID", &id)
+            .header("Repeatability-First-Sent", &first_sent)
+            .send()
+    };
+    let first = send(body.clone()).await.expect("first");
+    assert_eq!(first.status(), 201);
+    assert_eq!(first.headers()["Repeatability-Result"], "accepted");
+    let first: Value = first.json().await.expect("json");
+    let second: Value = send(body.clone())
+        .await
+        .expect("retry")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(first["callConnectionId"], second["callConnectionId"]);
+    let calls: Value = reqwest::get(format!("{}/sim/calls", sim.http_url()))
+        .await
+        .expect("list")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(
+        calls["calls"].as_array().expect("calls").len(),
+        1,
+        "one call for two requests: {calls}"
+    );
+
+    let mut other = body;
+    other["operationContext"] = json!("different");
+    let reused = send(other).await.expect("reuse");
+    assert_eq!(reused.status(), 400);
+}
+
+#[tokio::test]
+async fn cloudevents_subscriptions_are_validated_and_get_cloudevents() {
+    let sim = support::start_sim(10.0).await;
+    let (base, seen) = recorder().await;
+    let response = reqwest::Client::new()
+        .post(format!("{}/sim/subscriptions", sim.http_url()))
+        .json(&json!({"endpoint": format!("{base}/events"), "schema": "cloud-events"}))
+        .send()
+        .await
+        .expect("subscribe");
+    assert_eq!(
+        response.status(),
+        201,
+        "{}",
+        response.text().await.unwrap_or_default()
+    );
+    let placed = ring(&sim).await;
+    for _ in 0..100 {
+        if seen.lock().expect("lock").len() >= 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let seen = seen.lock().expect("lock");
+    assert_eq!(
+        seen[0].0["webhook-request-origin"], "eventgrid.azure.net",
+        "handshake first"
+    );
+    let (headers, body) = &seen[1];
+    assert!(
+        headers["content-type"]
+            .to_str()
+            .expect("ct")
+            .starts_with("application/cloudevents")
+    );
+    let event = &body[0];
+    assert_eq!(event["type"], "Microsoft.Communication.IncomingCall");
+    assert_eq!(event["specversion"], "1.0");
+    assert_eq!(
+        event["data"]["incomingCallContext"],
+        placed["incomingCallContext"]
+    );
+}
+
+#[tokio::test]
+async fn event_grid_subscriptions_that_fail_validation_are_refused() {
+    let sim = support::start_sim(10.0).await;
+    let (base, _) = recorder().await; // answers 200 without echoing the code
+    let response = reqwest::Client::new()
+        .post(format!("{}/sim/subscriptions", sim.http_url()))
+        .json(&json!({"endpoint": format!("{base}/events")}))
+        .send()
+        .await
+        .expect("subscribe");
+    assert_eq!(response.status(), 400);
+    let body: Value = response.json().await.expect("json");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .expect("msg")
+            .contains("validation code"),
+        "{body}"
+    );
+}
+
+#[tokio::test]
+async fn callback_tokens_verify_against_the_published_keys() {
+    let sim = support::start_sim(10.0).await;
+    let (base, seen) = recorder().await;
+    let client = Client::new(&sim);
+    let placed = ring(&sim).await;
+    let (status, _) = client
+        .post("/calling/callConnections:answer", &json!({"incomingCallContext": placed["incomingCallContext"], "callbackUri": format!("{base}/cb")}))
+        .await;
+    assert_eq!(status, 200);
+    for _ in 0..100 {
+        if !seen.lock().expect("lock").is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let auth = seen.lock().expect("lock")[0].0["authorization"]
+        .to_str()
+        .expect("auth")
+        .to_owned();
+    let token = auth.strip_prefix("Bearer ").expect("bearer");
+
+    let http = reqwest::Client::new();
+    let oidc: Value = http
+        .get(format!(
+            "{}/calling/.well-known/acsopenidconfiguration",
+            sim.http_url()
+        ))
+        .send()
+        .await
+        .expect("oidc")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(
+        oidc["issuer"],
+        "https://acscallautomation.communication.azure.com"
+    );
+    let jwks_uri = oidc["jwks_uri"].as_str().expect("jwks_uri").replace(
+        &format!("https://{}", sim.https.expect("https")),
+        &sim.http_url(),
+    );
+    let jwks: Value = http
+        .get(jwks_uri)
+        .send()
+        .await
+        .expect("jwks")
+        .json()
+        .await
+        .expect("json");
+
+    let parts: Vec<&str> = token.split('.').collect();
+    let header: Value =
+        serde_json::from_slice(&B64URL.decode(parts[0]).expect("b64")).expect("header");
+    let claims: Value =
+        serde_json::from_slice(&B64URL.decode(parts[1]).expect("b64")).expect("claims");
+    assert_eq!(header["alg"], "RS256");
+    let jwk = jwks["keys"]
+        .as_array()
+        .expect("keys")
+        .iter()
+        .find(|k| k["kid"] == header["kid"])
+        .expect("kid in JWKS");
+    let n = BigUint::from_bytes_be(&B64URL.decode(jwk["n"].as_str().expect("n")).expect("n"));
+    let e = BigUint::from_bytes_be(&B64URL.decode(jwk["e"].as_str().expect("e")).expect("e"));
+    let key = VerifyingKey::<Sha256>::new(RsaPublicKey::new(n, e).expect("key"));
+    let signature =
+        Signature::try_from(B64URL.decode(parts[2]).expect("sig").as_slice()).expect("sig");
+    key.verify(format!("{}.{}", parts[0], parts[1]).as_bytes(), &signature)
+        .expect("signature verifies");
+    assert_eq!(claims["aud"], sim.sim.config.resource_id);
+    assert_eq!(claims["iss"], oidc["issuer"]);
+    let now = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .expect("time")
+        .as_secs();
+    let exp = claims["exp"].as_u64().expect("exp");
+    assert!(exp > now && exp <= now + 300, "5-minute token: {claims}");
+}
