@@ -599,12 +599,12 @@ mod tests {
             Ok("2026-03-12".into())
         );
         assert_eq!(
-            api_version(None).unwrap_err().code,
+            api_version(None).expect_err("missing").code,
             "MissingApiVersionParameter"
         );
         assert_eq!(
             api_version(Some("api-version=1999-01-01"))
-                .unwrap_err()
+                .expect_err("unsupported")
                 .code,
             "UnsupportedApiVersion"
         );
