@@ -40,7 +40,10 @@ test: guests
 	$(CARGO) test $(HOST_CRATES) --doc
 
 bench: guests
-	BENCHMARKS_MD=$(CURDIR)/BENCHMARKS.md $(CARGO) bench -p switchboard --bench invoke
+	rm -rf target/bench
+	BENCH_OUT=$(CURDIR)/target/bench $(CARGO) bench -p switchboard --bench invoke
+	BENCH_OUT=$(CURDIR)/target/bench $(CARGO) bench -p switchboard-sim --bench load
+	python3 scripts/splice_bench.py BENCHMARKS.md target/bench
 
 lint: setup
 	$(CARGO) fmt --all -- --check

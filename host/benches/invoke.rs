@@ -6,8 +6,8 @@
 //! cache, compiling one, and how long an infinite loop runs before the deadline stops
 //! it. Every sample is timed on its own, so medians and p99s are real percentiles.
 //!
-//! Prints a Markdown table; with `BENCHMARKS_MD=path` also replaces the section
-//! between `<!-- bench:invoke -->` markers in that file.
+//! Prints a Markdown table; with `BENCH_OUT=dir` also writes it to `dir/invoke.md`
+//! (which `make bench` splices into BENCHMARKS.md).
 
 use std::hint::black_box;
 use std::path::PathBuf;
@@ -179,14 +179,8 @@ fn main() {
         bytes.len() >> 10
     );
 
-    if let (false, Some(path)) = (quick, std::env::var_os("BENCHMARKS_MD")) {
-        let doc = std::fs::read_to_string(&path).unwrap_or_default();
-        let (begin, end) = ("<!-- bench:invoke -->", "<!-- /bench:invoke -->");
-        let section = format!("{begin}\n{table}{end}");
-        let doc = match (doc.find(begin), doc.find(end)) {
-            (Some(b), Some(e)) => format!("{}{section}{}", &doc[..b], &doc[e + end.len()..]),
-            _ => format!("{doc}\n{section}\n"),
-        };
-        std::fs::write(&path, doc).expect("write BENCHMARKS.md");
+    if let (false, Some(dir)) = (quick, std::env::var_os("BENCH_OUT")) {
+        std::fs::create_dir_all(&dir).expect("bench dir");
+        std::fs::write(std::path::Path::new(&dir).join("invoke.md"), &table).expect("write table");
     }
 }

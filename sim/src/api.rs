@@ -14,6 +14,7 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 use crate::error::{ApiError, JSON};
+use crate::faults::{Fault, Target};
 use crate::hmac_auth::{self, SignedRequest};
 use crate::ops::Reply;
 use crate::world::{Sim, Stored};
@@ -359,6 +360,7 @@ pub async fn calling(
 ) -> Response {
     let (parts, body) = request.into_parts();
     let started = Instant::now();
+    let arrived_ms = sim.elapsed_ms();
     let body = match axum::body::to_bytes(body, MAX_BODY).await {
         Ok(bytes) => bytes,
         Err(_) => {
@@ -374,7 +376,7 @@ pub async fn calling(
         .uri
         .path_and_query()
         .map_or_else(|| parts.uri.path().to_owned(), ToString::to_string);
-    let outcome = handle(
+    let (outcome, delay) = handle(
         &sim,
         &parts.method,
         parts.uri.path(),
@@ -384,6 +386,9 @@ pub async fn calling(
         &body,
         port.0,
     );
+    if !delay.is_zero() {
+        tokio::time::sleep(delay).await;
+    }
     let (op, response) = match outcome {
         Ok((op, reply, replayed)) => {
             let mut response = match &reply.body {
@@ -402,7 +407,7 @@ pub async fn calling(
             }
             if let Some(server_call_id) = &reply.server_call_id {
                 let mut world = sim.world();
-                let detail = json!({"status": reply.status.as_u16(), "replayed": replayed, "body": serde_json::from_slice::<Value>(&body).ok(), "micros": started.elapsed().as_micros()});
+                let detail = json!({"status": reply.status.as_u16(), "replayed": replayed, "body": serde_json::from_slice::<Value>(&body).ok(), "micros": started.elapsed().as_micros(), "arrived_ms": arrived_ms});
                 sim.record(&mut world, server_call_id, "request", op.name(), detail);
             }
             (Some(op), response)
@@ -441,6 +446,9 @@ fn server_call_of(sim: &Sim, op: &Op) -> Option<String> {
     sim.world().calls.get(id).map(|c| c.server_call_id.clone())
 }
 
+/// What a request led to, and how long to hold the response (an injected latency).
+type Handled = (Result<(Op, Reply, bool), (Option<Op>, ApiError)>, Duration);
+
 #[allow(clippy::too_many_arguments)]
 fn handle(
     sim: &Arc<Sim>,
@@ -451,11 +459,64 @@ fn handle(
     headers: &HeaderMap,
     body: &Bytes,
     port: u16,
+) -> Handled {
+    let mut delay = Duration::ZERO;
+    let result = handle_inner(
+        sim,
+        method,
+        path,
+        query,
+        path_and_query,
+        headers,
+        body,
+        port,
+        &mut delay,
+    );
+    (result, delay)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn handle_inner(
+    sim: &Arc<Sim>,
+    method: &Method,
+    path: &str,
+    query: Option<&str>,
+    path_and_query: &str,
+    headers: &HeaderMap,
+    body: &Bytes,
+    port: u16,
+    delay: &mut Duration,
 ) -> Result<(Op, Reply, bool), (Option<Op>, ApiError)> {
     let op = route(method, path).map_err(|e| (None, e))?;
     let fail = |e: ApiError| (Some(op.clone()), e);
     authenticate(sim, method, path_and_query, headers, body, port).map_err(fail)?;
     let version = api_version(query).map_err(fail)?;
+    // Injected faults: latency, or a failure status before or after the effect.
+    let mut failure_after_effect = None;
+    for fault in sim.fire(Target::Operation(op.name()), op.call_id()) {
+        match fault {
+            Fault::Latency { ms } => *delay += Duration::from_millis(ms),
+            Fault::Status {
+                status,
+                retry_after,
+                after_effect,
+            } => {
+                let code = StatusCode::from_u16(status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
+                let mut error = ApiError::new(
+                    code,
+                    fault_code(status),
+                    format!("Injected fault: {status}."),
+                );
+                error.retry_after = retry_after;
+                if after_effect {
+                    failure_after_effect = Some(error);
+                } else {
+                    return Err(fail(error));
+                }
+            }
+            Fault::Drop | Fault::Duplicate | Fault::Reorder => {}
+        }
+    }
     let fingerprint = format!("{method} {path} {}", hex(&Sha256::digest(body)));
     let store_key = match repeatability(sim, &op, headers, &fingerprint).map_err(fail)? {
         Some(Err(stored)) => {
@@ -500,7 +561,19 @@ fn handle(
             },
         );
     }
+    if let Some(error) = failure_after_effect {
+        return Err(fail(error));
+    }
     result.map(|reply| (op.clone(), reply, false)).map_err(fail)
+}
+
+/// The service's subcode for an injected status.
+fn fault_code(status: u16) -> &'static str {
+    match status {
+        429 => "TooManyRequests",
+        500 | 503 => "9999",
+        _ => "8523",
+    }
 }
 
 fn execute(sim: &Arc<Sim>, op: &Op, body: &Value, version: &str) -> Result<Reply, ApiError> {

@@ -10,6 +10,7 @@ use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
 use crate::config::{EventSchema, Subscription};
+use crate::faults::{Fault, Target};
 use crate::world::{Sim, new_uuid, now_rfc3339};
 
 /// A callback waiting to be delivered.
@@ -22,10 +23,72 @@ pub struct Outgoing {
     pub server_call_id: String,
 }
 
-/// Delivers a call's callbacks one at a time, in the order they were emitted.
+/// Delivers a call's callbacks one at a time, in the order they were emitted, unless
+/// an injected fault drops, duplicates, delays or reorders one.
 pub async fn run_call_channel(sim: Arc<Sim>, mut rx: mpsc::UnboundedReceiver<Outgoing>) {
-    while let Some(outgoing) = rx.recv().await {
-        deliver_callback(&sim, &outgoing).await;
+    let mut held: Vec<Outgoing> = Vec::new();
+    loop {
+        let next = if held.is_empty() {
+            rx.recv().await
+        } else {
+            // A reordered event goes out after the next one, or when none comes soon.
+            match tokio::time::timeout(sim.scaled(Duration::from_secs(2)), rx.recv()).await {
+                Ok(next) => next,
+                Err(_) => {
+                    for outgoing in held.drain(..) {
+                        deliver_callback(&sim, &outgoing).await;
+                    }
+                    continue;
+                }
+            }
+        };
+        let Some(outgoing) = next else {
+            for outgoing in held.drain(..) {
+                deliver_callback(&sim, &outgoing).await;
+            }
+            return;
+        };
+        let effect = EventFaults::of(&sim, &outgoing.event_type, &outgoing.server_call_id);
+        if !effect.delay.is_zero() {
+            tokio::time::sleep(effect.delay).await;
+        }
+        if effect.reorder && effect.copies > 0 {
+            held.push(outgoing);
+            continue;
+        }
+        for _ in 0..effect.copies {
+            deliver_callback(&sim, &outgoing).await;
+        }
+        for outgoing in held.drain(..) {
+            deliver_callback(&sim, &outgoing).await;
+        }
+    }
+}
+
+/// What injected faults do to one event.
+struct EventFaults {
+    copies: usize,
+    delay: Duration,
+    reorder: bool,
+}
+
+impl EventFaults {
+    fn of(sim: &Sim, event_type: &str, server_call_id: &str) -> Self {
+        let mut effect = Self {
+            copies: 1,
+            delay: Duration::ZERO,
+            reorder: false,
+        };
+        for fault in sim.fire(Target::Event(event_type), Some(server_call_id)) {
+            match fault {
+                Fault::Drop => effect.copies = 0,
+                Fault::Duplicate => effect.copies += 1,
+                Fault::Latency { ms } => effect.delay += Duration::from_millis(ms),
+                Fault::Reorder => effect.reorder = true,
+                Fault::Status { .. } => {}
+            }
+        }
+        effect
     }
 }
 
@@ -40,6 +103,7 @@ const CALLBACK_BACKOFF: [Duration; 4] = [
 async fn deliver_callback(sim: &Arc<Sim>, outgoing: &Outgoing) {
     let attempts = sim.config.callback_attempts.max(1);
     for attempt in 1..=attempts {
+        let sent_ms = sim.elapsed_ms();
         let token = sim.signer.token(SystemTime::now());
         let result = sim
             .http
@@ -63,7 +127,7 @@ async fn deliver_callback(sim: &Arc<Sim>, outgoing: &Outgoing) {
                 &outgoing.server_call_id,
                 "delivery",
                 &outgoing.event_type,
-                json!({"to": outgoing.url, "attempt": attempt, "status": status}),
+                json!({"to": outgoing.url, "attempt": attempt, "status": status, "sent_ms": sent_ms}),
             );
         }
         if ok {
@@ -131,8 +195,34 @@ pub async fn deliver_event_grid(
         EventSchema::EventGrid => "application/json; charset=utf-8",
         EventSchema::CloudEvents => "application/cloudevents-batch+json; charset=utf-8",
     };
+    let effect = EventFaults::of(sim, event_type, server_call_id);
+    if !effect.delay.is_zero() {
+        tokio::time::sleep(effect.delay).await;
+    }
     let body = Value::Array(events).to_string();
+    for _ in 0..effect.copies {
+        post_event_grid(
+            sim,
+            subscription,
+            &body,
+            content_type,
+            event_type,
+            server_call_id,
+        )
+        .await;
+    }
+}
+
+async fn post_event_grid(
+    sim: &Arc<Sim>,
+    subscription: &Subscription,
+    body: &str,
+    content_type: &str,
+    event_type: &str,
+    server_call_id: &str,
+) {
     for attempt in 1..=EVENT_GRID_BACKOFF.len() + 1 {
+        let sent_ms = sim.elapsed_ms();
         let mut request = sim
             .http
             .post(&subscription.endpoint)
@@ -140,7 +230,7 @@ pub async fn deliver_event_grid(
             .header("aeg-event-type", "Notification")
             .header("aeg-subscription-name", "SWITCHBOARD-SIM")
             .header("aeg-delivery-count", (attempt - 1).to_string())
-            .body(body.clone());
+            .body(body.to_owned());
         request = match subscription.schema {
             EventSchema::EventGrid => request
                 .header("aeg-data-version", "1.0")
@@ -160,7 +250,7 @@ pub async fn deliver_event_grid(
                 server_call_id,
                 "delivery",
                 event_type,
-                json!({"to": subscription.endpoint, "attempt": attempt, "status": shown}),
+                json!({"to": subscription.endpoint, "attempt": attempt, "status": shown, "sent_ms": sent_ms}),
             );
         }
         match status {

@@ -15,6 +15,7 @@ use serde_json::{Value, json};
 use crate::config::Subscription;
 use crate::delivery;
 use crate::error::ApiError;
+use crate::faults::FaultRule;
 use crate::identifier::RawId;
 use crate::script::Caller;
 use crate::world::Sim;
@@ -28,6 +29,43 @@ pub fn router() -> Router<Arc<Sim>> {
         .route("/calls/{id}/hangup", post(hang_up))
         .route("/subscriptions", get(list_subscriptions).post(subscribe))
         .route("/report", get(report))
+        .route(
+            "/faults",
+            get(list_faults).post(add_fault).delete(clear_faults),
+        )
+        .route("/faults/{id}", axum::routing::delete(remove_fault))
+}
+
+async fn list_faults(State(sim): State<Arc<Sim>>) -> Json<Value> {
+    Json(json!({"faults": sim.world().faults.list()}))
+}
+
+/// Adds a fault rule (the `[[fault]]` table of a scenario file, as JSON).
+async fn add_fault(
+    State(sim): State<Arc<Sim>>,
+    body: Result<Json<FaultRule>, axum::extract::rejection::JsonRejection>,
+) -> Response {
+    let Json(rule) = match body {
+        Ok(body) => body,
+        Err(e) => return ApiError::invalid(format!("bad fault rule: {e}")).into_response(),
+    };
+    match sim.world().faults.add(rule) {
+        Ok(id) => (StatusCode::CREATED, Json(json!({"id": id}))).into_response(),
+        Err(e) => ApiError::invalid(format!("bad fault rule: {e}")).into_response(),
+    }
+}
+
+async fn clear_faults(State(sim): State<Arc<Sim>>) -> StatusCode {
+    sim.world().faults.clear();
+    StatusCode::NO_CONTENT
+}
+
+async fn remove_fault(State(sim): State<Arc<Sim>>, Path(id): Path<u64>) -> Response {
+    if sim.world().faults.remove(id) {
+        StatusCode::NO_CONTENT.into_response()
+    } else {
+        ApiError::not_found(format!("no fault rule {id}")).into_response()
+    }
 }
 
 /// The scenario report: for each scripted call, the operations the application made
@@ -45,16 +83,7 @@ async fn report(State(sim): State<Arc<Sim>>) -> Json<Value> {
                 .get(server_call_id)
                 .map(Vec::as_slice)
                 .unwrap_or_default();
-            let made: Vec<&str> = timeline
-                .iter()
-                .filter(|e| {
-                    e.kind == "request"
-                        && e.detail["status"].as_u64().is_some_and(|s| s < 400)
-                        && !e.detail["replayed"].as_bool().unwrap_or(false)
-                })
-                .filter(|e| !e.name.starts_with("Get"))
-                .map(|e| e.name.as_str())
-                .collect();
+            let made = crate::load::made(timeline);
             let ended = timeline
                 .iter()
                 .any(|e| e.kind == "state" && e.name == "Ended");

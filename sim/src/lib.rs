@@ -15,7 +15,9 @@
 //! - [`delivery`]: callbacks (ordered per call, JWT-signed, retried) and Event Grid
 //!   (both schemas, validation handshakes, retries).
 //! - [`script`]: scenario files: virtual callers and agents.
+//! - [`faults`]: injected failures of requests and events.
 //! - [`inspect`]: the `/sim/…` API for tests and tools.
+//! - [`load`]: the load generator and its report.
 //! - [`hmac_auth`], [`jwt`], [`tls`], [`identifier`], [`media`], [`error`], [`config`]:
 //!   the service's wire details.
 //!
@@ -25,10 +27,12 @@ pub mod api;
 pub mod config;
 pub mod delivery;
 pub mod error;
+pub mod faults;
 pub mod hmac_auth;
 pub mod identifier;
 pub mod inspect;
 pub mod jwt;
+pub mod load;
 pub mod media;
 pub mod ops;
 pub mod script;

@@ -2,9 +2,11 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use anyhow::Context as _;
 use clap::Parser;
+use switchboard_sim::load::LoadPlan;
 use switchboard_sim::script::Scenario;
 use switchboard_sim::{EventSchema, Listen, SimConfig, Subscription};
 
@@ -51,6 +53,19 @@ struct Args {
     /// Attempts per callback delivery.
     #[arg(long, default_value_t = 4)]
     callback_attempts: u32,
+    /// Load mode: place this many calls from the scenario callers (in turn), wait for
+    /// them to end, print the report and exit (status 1 if any failed).
+    #[arg(long, value_name = "N")]
+    load_calls: Option<usize>,
+    /// Load mode: calls placed per second.
+    #[arg(long, default_value_t = 10.0, value_name = "R")]
+    load_rate: f64,
+    /// Load mode: give up waiting for calls after this many seconds.
+    #[arg(long, default_value_t = 300.0, value_name = "SECONDS")]
+    load_timeout: f64,
+    /// Load mode: also write the report as JSON here.
+    #[arg(long, value_name = "FILE")]
+    load_report: Option<PathBuf>,
 }
 
 #[tokio::main]
@@ -71,7 +86,14 @@ async fn main() -> anyhow::Result<()> {
         let loaded = Scenario::load(path)?;
         scenario.callers.extend(loaded.callers);
         scenario.agents.extend(loaded.agents);
+        scenario.faults.extend(loaded.faults);
     }
+    // In load mode the scenario callers are the mix, placed by the load generator.
+    let mix = if args.load_calls.is_some() {
+        std::mem::take(&mut scenario.callers)
+    } else {
+        Vec::new()
+    };
     let defaults = SimConfig::default();
     let config = SimConfig {
         access_key: args.access_key.unwrap_or(defaults.access_key),
@@ -120,6 +142,25 @@ async fn main() -> anyhow::Result<()> {
         running.sim.base_url()
     );
     println!("  calls, timelines:  {}/sim/calls", running.http_url());
+    if let Some(calls) = args.load_calls {
+        let plan = LoadPlan {
+            calls,
+            rate: args.load_rate,
+            mix,
+            timeout: Duration::from_secs_f64(args.load_timeout),
+        };
+        let report = switchboard_sim::load::run(&running.sim, &plan).await?;
+        println!("{}", report.text());
+        if let Some(path) = &args.load_report {
+            std::fs::write(path, serde_json::to_string_pretty(&report)?)
+                .with_context(|| format!("writing {}", path.display()))?;
+        }
+        running.stop();
+        if report.failed > 0 {
+            std::process::exit(1);
+        }
+        return Ok(());
+    }
     tokio::signal::ctrl_c().await?;
     running.stop();
     Ok(())

@@ -37,6 +37,9 @@ pub struct Scenario {
     /// Agents reachable from every call.
     #[serde(default, rename = "agent")]
     pub agents: Vec<Agent>,
+    /// Faults to inject from the start (see `faults`).
+    #[serde(default, rename = "fault")]
+    pub faults: Vec<crate::faults::FaultRule>,
 }
 
 impl Scenario {
@@ -59,6 +62,11 @@ impl Scenario {
         };
         for caller in &scenario.callers {
             caller.validate()?;
+        }
+        for (i, fault) in scenario.faults.iter().enumerate() {
+            fault
+                .validate()
+                .map_err(|e| anyhow::anyhow!("fault #{}: {e}", i + 1))?;
         }
         Ok(scenario)
     }

@@ -16,6 +16,7 @@ use tokio::sync::mpsc;
 
 use crate::config::{SimConfig, Subscription};
 use crate::delivery::{self, Outgoing};
+use crate::faults::{Fault, Faults, Target};
 use crate::hmac_auth::AccessKey;
 use crate::identifier::RawId;
 use crate::jwt::TokenSigner;
@@ -225,6 +226,7 @@ pub struct World {
     pub agents: Vec<Agent>,
     /// The caller script each scripted call was placed with, by server call id.
     pub scripts: HashMap<String, Caller>,
+    pub faults: Faults,
 }
 
 /// The simulated service.
@@ -269,7 +271,15 @@ impl Sim {
             subscriptions: config.subscriptions.clone(),
             agents: config.scenario.agents.clone(),
             scripts: HashMap::new(),
+            faults: Faults::default(),
         };
+        let mut world = world;
+        for rule in &config.scenario.faults {
+            world
+                .faults
+                .add(rule.clone())
+                .map_err(|e| anyhow::anyhow!("fault rule: {e}"))?;
+        }
         Ok(Arc::new(Self {
             config,
             key,
@@ -306,6 +316,29 @@ impl Sim {
             let mut world = sim.world();
             f(&sim, &mut world);
         });
+    }
+
+    /// The injected faults that fire now for `target`, recorded on the timeline of
+    /// `call` (a call connection id or a server call id).
+    pub fn fire(&self, target: Target<'_>, call: Option<&str>) -> Vec<Fault> {
+        let mut world = self.world();
+        let World { faults, rng, .. } = &mut *world;
+        let fired = faults.fire(target, rng);
+        if !fired.is_empty() {
+            let server_call_id = call.map(|id| {
+                world
+                    .calls
+                    .get(id)
+                    .map_or_else(|| id.to_owned(), |c| c.server_call_id.clone())
+            });
+            if let Some(server_call_id) = server_call_id {
+                let name = match target {
+                    Target::Operation(n) | Target::Event(n) => n,
+                };
+                self.record(&mut world, &server_call_id, "fault", name, json!(fired));
+            }
+        }
+        fired
     }
 
     #[must_use]

@@ -4,12 +4,8 @@
 
 mod support;
 
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
-use axum::Router;
-use axum::http::{HeaderMap, StatusCode};
-use axum::routing::any;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64URL;
 use rsa::pkcs1v15::{Signature, VerifyingKey};
@@ -19,43 +15,6 @@ use serde_json::{Value, json};
 use sha2::Sha256;
 use support::{Client, phone};
 use switchboard_sim::hmac_auth::sign_request;
-
-async fn ring(sim: &switchboard_sim::Running) -> Value {
-    let placed = reqwest::Client::new()
-        .post(format!("{}/sim/calls", sim.http_url()))
-        .json(&json!({"from": "+14255550123", "to": "+18005550100"}))
-        .send()
-        .await
-        .expect("place");
-    placed.json().await.expect("json")
-}
-
-/// A receiver that records every request (headers, body) and answers 200.
-async fn recorder() -> (String, Arc<Mutex<Vec<(HeaderMap, Value)>>>) {
-    let seen = Arc::new(Mutex::new(Vec::new()));
-    let store = Arc::clone(&seen);
-    let router = Router::new().route(
-        "/{*path}",
-        any(move |headers: HeaderMap, body: String| {
-            let store = Arc::clone(&store);
-            async move {
-                let value = serde_json::from_str(&body).unwrap_or(Value::Null);
-                store.lock().expect("lock").push((headers, value));
-                (
-                    StatusCode::OK,
-                    [("WebHook-Allowed-Origin", "eventgrid.azure.net")],
-                    "",
-                )
-            }
-        }),
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let base = format!("http://{}", listener.local_addr().expect("addr"));
-    tokio::spawn(async move { axum::serve(listener, router).await.expect("serve") });
-    (base, seen)
-}
 
 #[tokio::test]
 async fn requests_without_a_valid_signature_get_401_7509() {
@@ -223,7 +182,7 @@ async fn a_retried_request_returns_the_first_response_without_a_second_effect() 
 #[tokio::test]
 async fn cloudevents_subscriptions_are_validated_and_get_cloudevents() {
     let sim = support::start_sim(10.0).await;
-    let (base, seen) = recorder().await;
+    let (base, seen) = support::recorder().await;
     let response = reqwest::Client::new()
         .post(format!("{}/sim/subscriptions", sim.http_url()))
         .json(&json!({"endpoint": format!("{base}/events"), "schema": "cloud-events"}))
@@ -236,7 +195,7 @@ async fn cloudevents_subscriptions_are_validated_and_get_cloudevents() {
         "{}",
         response.text().await.unwrap_or_default()
     );
-    let placed = ring(&sim).await;
+    let placed = support::ring(&sim).await;
     for _ in 0..100 {
         if seen.lock().expect("lock").len() >= 2 {
             break;
@@ -267,7 +226,7 @@ async fn cloudevents_subscriptions_are_validated_and_get_cloudevents() {
 #[tokio::test]
 async fn event_grid_subscriptions_that_fail_validation_are_refused() {
     let sim = support::start_sim(10.0).await;
-    let (base, _) = recorder().await; // answers 200 without echoing the code
+    let (base, _) = support::recorder().await; // answers 200 without echoing the code
     let response = reqwest::Client::new()
         .post(format!("{}/sim/subscriptions", sim.http_url()))
         .json(&json!({"endpoint": format!("{base}/events")}))
@@ -288,9 +247,9 @@ async fn event_grid_subscriptions_that_fail_validation_are_refused() {
 #[tokio::test]
 async fn callback_tokens_verify_against_the_published_keys() {
     let sim = support::start_sim(10.0).await;
-    let (base, seen) = recorder().await;
+    let (base, seen) = support::recorder().await;
     let client = Client::new(&sim);
-    let placed = ring(&sim).await;
+    let placed = support::ring(&sim).await;
     let (status, _) = client
         .post("/calling/callConnections:answer", &json!({"incomingCallContext": placed["incomingCallContext"], "callbackUri": format!("{base}/cb")}))
         .await;

@@ -9,7 +9,7 @@ use std::time::{Duration, SystemTime};
 
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
-use axum::routing::post;
+use axum::routing::{any, post};
 use axum::{Json, Router};
 use serde_json::{Value, json};
 use switchboard_sim::hmac_auth::{AccessKey, sign_request};
@@ -275,4 +275,55 @@ pub async fn wait_for_report(sim: &Running, calls: usize, within: Duration) -> V
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+}
+
+/// Rings the application: a call from the IVR caller to the IVR number.
+pub async fn ring(sim: &Running) -> Value {
+    let placed = reqwest::Client::new()
+        .post(format!("{}/sim/calls", sim.http_url()))
+        .json(&json!({"from": "+14255550123", "to": "+18005550100"}))
+        .send()
+        .await
+        .expect("place");
+    placed.json().await.expect("json")
+}
+
+/// Waits until `condition` holds (polling), or panics naming `what`.
+pub async fn eventually(what: &str, mut condition: impl FnMut() -> bool) {
+    for _ in 0..250 {
+        if condition() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("timed out waiting for {what}");
+}
+
+pub type Seen = Arc<Mutex<Vec<(HeaderMap, Value)>>>;
+
+/// A receiver that records every request (headers, body) and answers 200.
+pub async fn recorder() -> (String, Seen) {
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let store = Arc::clone(&seen);
+    let router = Router::new().route(
+        "/{*path}",
+        any(move |headers: HeaderMap, body: String| {
+            let store = Arc::clone(&store);
+            async move {
+                let value = serde_json::from_str(&body).unwrap_or(Value::Null);
+                store.lock().expect("lock").push((headers, value));
+                (
+                    StatusCode::OK,
+                    [("WebHook-Allowed-Origin", "eventgrid.azure.net")],
+                    "",
+                )
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let base = format!("http://{}", listener.local_addr().expect("addr"));
+    tokio::spawn(async move { axum::serve(listener, router).await.expect("serve") });
+    (base, seen)
 }
