@@ -7,11 +7,10 @@ use std::time::{Duration, SystemTime};
 
 use reqwest::header::{AUTHORIZATION, CONTENT_TYPE};
 use serde_json::{Value, json};
-use tokio::sync::mpsc;
 
 use crate::config::{EventSchema, Subscription};
 use crate::faults::{Fault, Target};
-use crate::world::{Sim, new_uuid, now_rfc3339};
+use crate::world::{Sim, World, new_uuid, now_rfc3339};
 
 /// A callback waiting to be delivered.
 #[derive(Debug, Clone)]
@@ -23,31 +22,63 @@ pub struct Outgoing {
     pub server_call_id: String,
 }
 
+impl Sim {
+    /// Queues a callback on its call; a task delivers the call's queue in order
+    /// while it is not empty (idle calls hold no task).
+    pub(crate) fn queue_callback(&self, world: &mut World, call_id: &str, outgoing: Outgoing) {
+        let Some(call) = world.calls.get_mut(call_id) else {
+            return;
+        };
+        call.outbox.push_back(outgoing);
+        if !call.draining {
+            call.draining = true;
+            tokio::spawn(drain(self.arc(), call_id.to_owned()));
+        }
+    }
+
+    fn next_callback(&self, call_id: &str) -> Option<Outgoing> {
+        let mut world = self.world();
+        let call = world.calls.get_mut(call_id)?;
+        let next = call.outbox.pop_front();
+        if next.is_none() {
+            call.draining = false;
+        }
+        next
+    }
+}
+
 /// Delivers a call's callbacks one at a time, in the order they were emitted, unless
 /// an injected fault drops, duplicates, delays or reorders one.
-pub async fn run_call_channel(sim: Arc<Sim>, mut rx: mpsc::UnboundedReceiver<Outgoing>) {
+async fn drain(sim: Arc<Sim>, call_id: String) {
     let mut held: Vec<Outgoing> = Vec::new();
     loop {
-        let next = if held.is_empty() {
-            rx.recv().await
-        } else {
+        let next = match sim.next_callback(&call_id) {
+            Some(next) => Some(next),
             // A reordered event goes out after the next one, or when none comes soon.
-            match tokio::time::timeout(sim.scaled(Duration::from_secs(2)), rx.recv()).await {
-                Ok(next) => next,
-                Err(_) => {
+            None if !held.is_empty() => {
+                tokio::time::sleep(sim.scaled(Duration::from_secs(2))).await;
+                let next = {
+                    let mut world = sim.world();
+                    let call = world.calls.get_mut(&call_id);
+                    call.and_then(|c| {
+                        c.draining = true;
+                        c.outbox.pop_front()
+                    })
+                };
+                if next.is_none() {
                     for outgoing in held.drain(..) {
                         deliver_callback(&sim, &outgoing).await;
                     }
+                    if sim.next_callback(&call_id).is_none() {
+                        return;
+                    }
                     continue;
                 }
+                next
             }
+            None => return,
         };
-        let Some(outgoing) = next else {
-            for outgoing in held.drain(..) {
-                deliver_callback(&sim, &outgoing).await;
-            }
-            return;
-        };
+        let Some(outgoing) = next else { return };
         let effect = EventFaults::of(&sim, &outgoing.event_type, &outgoing.server_call_id);
         if !effect.delay.is_zero() {
             tokio::time::sleep(effect.delay).await;
@@ -127,7 +158,7 @@ async fn deliver_callback(sim: &Arc<Sim>, outgoing: &Outgoing) {
                 &outgoing.server_call_id,
                 "delivery",
                 &outgoing.event_type,
-                json!({"to": outgoing.url, "attempt": attempt, "status": status, "sent_ms": sent_ms}),
+                json!({"attempt": attempt, "status": status, "sent_ms": sent_ms}),
             );
         }
         if ok {

@@ -72,7 +72,9 @@ impl FaultRule {
         match (&self.operation, &self.event) {
             (None, None) => return Err("a fault rule needs `operation` or `event`".into()),
             (Some(_), Some(_)) => {
-                return Err("a fault rule applies to an `operation` or an `event`, not both".into());
+                return Err(
+                    "a fault rule applies to an `operation` or an `event`, not both".into(),
+                );
             }
             _ => {}
         }

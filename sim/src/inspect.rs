@@ -174,7 +174,7 @@ async fn show_call(State(sim): State<Arc<Sim>>, Path(id): Path<String>) -> Respo
         .calls
         .values()
         .filter(|c| c.server_call_id == server_call_id)
-        .map(crate::world::Call::properties)
+        .map(|c| c.properties())
         .collect();
     Json(json!({"serverCallId": server_call_id, "connections": connections, "timeline": timeline}))
         .into_response()
@@ -198,11 +198,7 @@ async fn press(
 
 async fn hang_up(State(sim): State<Arc<Sim>>, Path(id): Path<String>) -> Response {
     let mut world = sim.world();
-    if !world
-        .calls
-        .get(&id)
-        .is_some_and(crate::world::Call::is_live)
-    {
+    if !world.calls.get(&id).is_some_and(|c| c.is_live()) {
         return ApiError::not_found(format!("no live call connection {id}")).into_response();
     }
     sim.caller_hangs_up(&mut world, &id);

@@ -208,8 +208,12 @@ fn ended(timeline: &[Entry]) -> bool {
 pub fn made(timeline: &[Entry]) -> Vec<String> {
     timeline
         .iter()
-        .filter(|e| e.kind == "request" && e.detail["status"].as_u64().is_some_and(|s| s < 400))
-        .filter(|e| !e.detail["replayed"].as_bool().unwrap_or(false) && !e.name.starts_with("Get"))
+        .filter(|e| e.kind == "request" && !e.name.starts_with("Get"))
+        .filter(|e| {
+            let detail = e.detail();
+            detail["status"].as_u64().is_some_and(|s| s < 400)
+                && !detail["replayed"].as_bool().unwrap_or(false)
+        })
         .map(|e| e.name.clone())
         .collect()
 }
@@ -222,12 +226,12 @@ fn event_to_request(timeline: &[Entry]) -> Vec<f64> {
         .iter()
         .filter_map(|e| match e.kind {
             "delivery" => e
-                .detail
+                .detail()
                 .get("sent_ms")
                 .and_then(Value::as_f64)
                 .map(|t| (t, true)),
             "request" => Some((
-                e.detail
+                e.detail()
                     .get("arrived_ms")
                     .and_then(Value::as_f64)
                     .unwrap_or(e.at_ms),
@@ -263,12 +267,7 @@ mod tests {
 
     #[test]
     fn latency_is_measured_from_the_latest_event_to_the_next_request() {
-        let entry = |kind: &'static str, at: f64, detail: Value| Entry {
-            at_ms: at,
-            kind,
-            name: String::new(),
-            detail,
-        };
+        let entry = |kind: &'static str, at: f64, detail: Value| Entry::new(at, kind, "", &detail);
         let timeline = vec![
             entry("delivery", 12.0, serde_json::json!({"sent_ms": 10.0})),
             entry("request", 15.0, serde_json::json!({"arrived_ms": 11.5})),

@@ -11,8 +11,8 @@ use std::time::{Duration, Instant, SystemTime};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
+use serde_json::value::RawValue;
 use serde_json::{Value, json};
-use tokio::sync::mpsc;
 
 use crate::config::{SimConfig, Subscription};
 use crate::delivery::{self, Outgoing};
@@ -134,7 +134,9 @@ pub struct Call {
     pub media_streaming: Streaming,
     pub invitations: HashMap<String, Invitation>,
     pub sequence: u64,
-    pub events: mpsc::UnboundedSender<Outgoing>,
+    /// Callbacks waiting for delivery, in order; `draining` while a task delivers them.
+    pub outbox: VecDeque<Outgoing>,
+    pub draining: bool,
 }
 
 impl Call {
@@ -203,12 +205,36 @@ pub struct Stored {
 pub struct Entry {
     /// Milliseconds since the simulator started.
     pub at_ms: f64,
-    /// `request`, `event`, `delivery` or `state`.
+    /// `request`, `event`, `delivery`, `state` or `fault`.
     pub kind: &'static str,
     /// The operation, event type or new state.
     pub name: String,
-    #[serde(skip_serializing_if = "Value::is_null")]
-    pub detail: Value,
+    /// Kept as compact JSON text: a call's timeline is most of its memory, and a
+    /// `Value` tree takes several times the space of its text.
+    #[serde(skip_serializing_if = "is_null")]
+    detail: Box<RawValue>,
+}
+
+fn is_null(raw: &RawValue) -> bool {
+    raw.get() == "null"
+}
+
+impl Entry {
+    #[must_use]
+    pub fn new(at_ms: f64, kind: &'static str, name: &str, detail: &Value) -> Self {
+        Self {
+            at_ms,
+            kind,
+            name: name.to_owned(),
+            detail: serde_json::value::to_raw_value(detail).expect("JSON values serialize"),
+        }
+    }
+
+    /// The entry's details (parsed from their stored text).
+    #[must_use]
+    pub fn detail(&self) -> Value {
+        serde_json::from_str(self.detail.get()).unwrap_or(Value::Null)
+    }
 }
 
 /// Everything mutable.
@@ -216,7 +242,8 @@ pub struct Entry {
 pub struct World {
     pub rng: ChaCha8Rng,
     pub ringing: HashMap<String, Ringing>,
-    pub calls: HashMap<String, Call>,
+    // Boxed: a hash table keeps its values inline, and grows by doubling.
+    pub calls: HashMap<String, Box<Call>>,
     pub recordings: HashMap<String, Recording>,
     pub repeat: HashMap<String, Stored>,
     pub timelines: HashMap<String, Vec<Entry>>,
@@ -239,6 +266,8 @@ pub struct Sim {
     started: Instant,
     /// The HTTPS base URL (for the OpenID configuration), once listening.
     pub base_url: Mutex<String>,
+    /// Itself, for the tasks it spawns from `&self` methods.
+    me: std::sync::Weak<Sim>,
 }
 
 impl std::fmt::Debug for Sim {
@@ -257,6 +286,8 @@ impl Sim {
         let signer = TokenSigner::generate(&mut rng, crate::jwt::ISSUER, &config.resource_id)?;
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(30))
+            // Idle connections hold buffers; a few per receiver are enough.
+            .pool_max_idle_per_host(8)
             // Receivers on loopback commonly use self-signed certificates.
             .danger_accept_invalid_certs(true)
             .build()?;
@@ -280,7 +311,7 @@ impl Sim {
                 .add(rule.clone())
                 .map_err(|e| anyhow::anyhow!("fault rule: {e}"))?;
         }
-        Ok(Arc::new(Self {
+        Ok(Arc::new_cyclic(|me| Self {
             config,
             key,
             signer,
@@ -288,6 +319,7 @@ impl Sim {
             http,
             started: Instant::now(),
             base_url: Mutex::new(String::new()),
+            me: me.clone(),
         }))
     }
 
@@ -295,6 +327,12 @@ impl Sim {
         self.world
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// The shared handle of this simulator.
+    #[must_use]
+    pub fn arc(&self) -> Arc<Sim> {
+        self.me.upgrade().expect("a Sim lives in an Arc")
     }
 
     /// Real time for a simulated duration.
@@ -355,12 +393,10 @@ impl Sim {
         name: &str,
         detail: Value,
     ) {
-        let entry = Entry {
-            at_ms: self.elapsed_ms(),
-            kind,
-            name: name.to_owned(),
-            detail,
-        };
+        if std::env::var_os("NO_TIMELINE").is_some() {
+            return;
+        }
+        let entry = Entry::new(self.elapsed_ms(), kind, name, &detail);
         world
             .timelines
             .entry(server_call_id.to_owned())
@@ -406,12 +442,13 @@ impl Sim {
         });
         let url = callback.unwrap_or(&call.callback_uri).to_owned();
         let server_call_id = call.server_call_id.clone();
-        let _ = call.events.send(Outgoing {
+        let outgoing = Outgoing {
             url: url.clone(),
             event_type: event_type.to_owned(),
             body: json!([event]),
             server_call_id: server_call_id.clone(),
-        });
+        };
+        self.queue_callback(world, call_id, outgoing);
         self.record(
             world,
             &server_call_id,
@@ -484,8 +521,6 @@ impl Sim {
         caller: Option<Caller>,
     ) -> String {
         let id = new_uuid(&mut world.rng);
-        let (tx, rx) = mpsc::unbounded_channel();
-        tokio::spawn(delivery::run_call_channel(Arc::clone(self), rx));
         let mut participants = vec![Part::new(source.clone())];
         participants.extend(targets.iter().cloned().map(Part::new));
         let inputs = caller
@@ -494,7 +529,7 @@ impl Sim {
             .unwrap_or_default();
         world.calls.insert(
             id.clone(),
-            Call {
+            Box::new(Call {
                 id: id.clone(),
                 server_call_id: server_call_id.to_owned(),
                 correlation_id: correlation_id.to_owned(),
@@ -514,8 +549,9 @@ impl Sim {
                 media_streaming: Streaming::Inactive,
                 invitations: HashMap::new(),
                 sequence: 0,
-                events: tx,
-            },
+                outbox: VecDeque::new(),
+                draining: false,
+            }),
         );
         id
     }
