@@ -7,6 +7,8 @@
 //!    list participants) on live calls as fast as the simulator answers.
 //! 3. Memory: resident memory per answered, idle call.
 //!
+//! `MEM_ONLY=1` shrinks the call load to a few calls, to iterate on the memory figure.
+//!
 //! Prints a Markdown table; with `BENCH_OUT=dir` also writes it to `dir/sim.md` (which
 //! `make bench` splices into BENCHMARKS.md).
 
@@ -96,10 +98,7 @@ async fn main() {
     };
     let report = run(&sim.sim, &plan).await.expect("load");
     println!("{}", report.text());
-    assert!(
-        report.failed == 0 || std::env::var_os("MEM_ONLY").is_some(),
-        "calls failed under load: {report:?}"
-    );
+    assert!(report.failed == 0, "calls failed under load: {report:?}");
     drop(sim);
 
     // 2. REST throughput on live calls.

@@ -393,9 +393,6 @@ impl Sim {
         name: &str,
         detail: Value,
     ) {
-        if std::env::var_os("NO_TIMELINE").is_some() {
-            return;
-        }
         let entry = Entry::new(self.elapsed_ms(), kind, name, &detail);
         world
             .timelines
