@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 
 use crate::config::{EventSchema, Subscription};
 use crate::faults::{Fault, Target};
-use crate::world::{Sim, World, new_uuid, now_rfc3339};
+use crate::world::{PendingEvent, Sim, World, new_uuid, now_rfc3339};
 
 /// A callback waiting to be delivered.
 #[derive(Debug, Clone)]
@@ -214,31 +214,53 @@ const EVENT_GRID_BACKOFF: [Duration; 6] = [
 ];
 
 /// Delivers a batch to a subscription: 200-204 is success; 400, 401, 403 and 413
-/// are not retried.
+/// are not retried. Faults apply to each event (dropped ones leave the batch).
 pub async fn deliver_event_grid(
     sim: &Arc<Sim>,
     subscription: &Subscription,
-    events: Vec<Value>,
-    event_type: &str,
-    server_call_id: &str,
+    events: Vec<PendingEvent>,
 ) {
     let content_type = match subscription.schema {
         EventSchema::EventGrid => "application/json; charset=utf-8",
         EventSchema::CloudEvents => "application/cloudevents-batch+json; charset=utf-8",
     };
-    let effect = EventFaults::of(sim, event_type, server_call_id);
-    if !effect.delay.is_zero() {
-        tokio::time::sleep(effect.delay).await;
+    let mut body = Vec::with_capacity(events.len());
+    let mut delay = Duration::ZERO;
+    for pending in &events {
+        let effect = EventFaults::of(sim, &pending.event_type, &pending.server_call_id);
+        delay += effect.delay;
+        body.extend(std::iter::repeat_n(pending.event.clone(), effect.copies));
     }
-    let body = Value::Array(events).to_string();
-    for _ in 0..effect.copies {
+    if body.is_empty() {
+        return;
+    }
+    if !delay.is_zero() {
+        tokio::time::sleep(delay).await;
+    }
+    let (first_type, first_call) = (&events[0].event_type, &events[0].server_call_id);
+    if subscription.max_events_per_batch <= 1 {
+        // Unbatched: one request per event (a duplicate is a second request).
+        for event in body {
+            let body = Value::Array(vec![event]).to_string();
+            post_event_grid(
+                sim,
+                subscription,
+                &body,
+                content_type,
+                first_type,
+                first_call,
+            )
+            .await;
+        }
+    } else {
+        let body = Value::Array(body).to_string();
         post_event_grid(
             sim,
             subscription,
             &body,
             content_type,
-            event_type,
-            server_call_id,
+            first_type,
+            first_call,
         )
         .await;
     }

@@ -254,6 +254,16 @@ pub struct World {
     /// The caller script each scripted call was placed with, by server call id.
     pub scripts: HashMap<String, Caller>,
     pub faults: Faults,
+    /// Event Grid events waiting to go out in a batch, by subscription endpoint.
+    pub batches: HashMap<String, Vec<PendingEvent>>,
+}
+
+/// An Event Grid event on its way to a subscription.
+#[derive(Debug, Clone)]
+pub struct PendingEvent {
+    pub event: Value,
+    pub event_type: String,
+    pub server_call_id: String,
 }
 
 /// The simulated service.
@@ -303,6 +313,7 @@ impl Sim {
             agents: config.scenario.agents.clone(),
             scripts: HashMap::new(),
             faults: Faults::default(),
+            batches: HashMap::new(),
         };
         let mut world = world;
         for rule in &config.scenario.faults {
@@ -488,18 +499,42 @@ impl Sim {
                 &data,
                 &self.config.resource_id,
             );
-            let server_call_id = server_call_id.to_owned();
-            let event_type = event_type.to_owned();
-            tokio::spawn(async move {
-                delivery::deliver_event_grid(
-                    &sim,
-                    &subscription,
-                    vec![event],
-                    &event_type,
-                    &server_call_id,
-                )
-                .await;
-            });
+            let pending = PendingEvent {
+                event,
+                event_type: event_type.to_owned(),
+                server_call_id: server_call_id.to_owned(),
+            };
+            if subscription.max_events_per_batch <= 1 {
+                tokio::spawn(async move {
+                    delivery::deliver_event_grid(&sim, &subscription, vec![pending]).await
+                });
+                continue;
+            }
+            // Batched subscriptions: events gather for up to 50 ms or a full batch.
+            let batch = world
+                .batches
+                .entry(subscription.endpoint.clone())
+                .or_default();
+            batch.push(pending);
+            let full = batch.len() >= subscription.max_events_per_batch;
+            if full || batch.len() == 1 {
+                let wait = if full {
+                    Duration::ZERO
+                } else {
+                    Duration::from_millis(50)
+                };
+                tokio::spawn(async move {
+                    tokio::time::sleep(wait).await;
+                    let events = sim
+                        .world()
+                        .batches
+                        .remove(&subscription.endpoint)
+                        .unwrap_or_default();
+                    if !events.is_empty() {
+                        delivery::deliver_event_grid(&sim, &subscription, events).await;
+                    }
+                });
+            }
         }
     }
 

@@ -323,3 +323,31 @@ async fn callback_tokens_verify_against_the_published_keys() {
     let exp = claims["exp"].as_u64().expect("exp");
     assert!(exp > now && exp <= now + 300, "5-minute token: {claims}");
 }
+
+#[tokio::test]
+async fn batched_subscriptions_get_several_events_per_request() {
+    let sim = support::start_sim(10.0).await;
+    let (base, seen) = support::recorder().await;
+    let response = reqwest::Client::new()
+        .post(format!("{}/sim/subscriptions", sim.http_url()))
+        .json(&json!({"endpoint": format!("{base}/events"), "schema": "cloud-events", "max_events_per_batch": 10, "event_types": ["IncomingCall"]}))
+        .send()
+        .await
+        .expect("subscribe");
+    assert_eq!(response.status(), 201);
+    for _ in 0..3 {
+        support::ring(&sim).await;
+    }
+    support::eventually("a batch", || seen.lock().expect("lock").len() >= 2).await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let seen = seen.lock().expect("lock");
+    let deliveries: Vec<usize> = seen[1..]
+        .iter()
+        .map(|(_, body)| body.as_array().map_or(0, Vec::len))
+        .collect();
+    assert_eq!(
+        deliveries,
+        [3],
+        "three IncomingCall events in one request: {deliveries:?}"
+    );
+}
