@@ -2,6 +2,8 @@
 //! policies written as WebAssembly components.
 //!
 //! Map of the crate:
+//! - [`acs`]: the Call Automation REST client (signing, repeatability, retries),
+//!   contract actions as REST requests, service events as contract events.
 //! - [`contract`]: the `switchboard:policy` world (the one `bindgen!`), and the
 //!   contract types every other module uses.
 //! - [`describe`]: one-line descriptions of events and actions for people.
@@ -14,6 +16,7 @@
 //!
 //! The `switchboard` binary (`src/main.rs`) is thin glue over these.
 
+pub mod acs;
 pub mod contract;
 pub mod describe;
 pub mod native;

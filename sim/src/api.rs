@@ -7,6 +7,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use axum::body::{Body, Bytes};
 use axum::extract::{Extension, State};
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, Method, Request, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use percent_encoding::percent_decode_str;
@@ -286,8 +287,12 @@ fn authenticate(
     headers: &HeaderMap,
     body: &[u8],
     port: u16,
+    authority: Option<&str>,
 ) -> Result<(), ApiError> {
-    let lookup = |name: &str| header_str(headers, name);
+    // HTTP/2 carries the host as the `:authority` pseudo-header, not `Host`.
+    let lookup = |name: &str| {
+        header_str(headers, name).or_else(|| if name == "host" { authority } else { None })
+    };
     let request = SignedRequest {
         method: method.as_str(),
         path_and_query,
@@ -372,20 +377,7 @@ pub async fn calling(
             .into_response();
         }
     };
-    let path_and_query = parts
-        .uri
-        .path_and_query()
-        .map_or_else(|| parts.uri.path().to_owned(), ToString::to_string);
-    let (outcome, delay) = handle(
-        &sim,
-        &parts.method,
-        parts.uri.path(),
-        parts.uri.query(),
-        &path_and_query,
-        &parts.headers,
-        &body,
-        port.0,
-    );
+    let (outcome, delay) = handle(&sim, &parts, &body, port.0);
     if !delay.is_zero() {
         tokio::time::sleep(delay).await;
     }
@@ -449,48 +441,26 @@ fn server_call_of(sim: &Sim, op: &Op) -> Option<String> {
 /// What a request led to, and how long to hold the response (an injected latency).
 type Handled = (Result<(Op, Reply, bool), (Option<Op>, ApiError)>, Duration);
 
-#[allow(clippy::too_many_arguments)]
-fn handle(
-    sim: &Arc<Sim>,
-    method: &Method,
-    path: &str,
-    query: Option<&str>,
-    path_and_query: &str,
-    headers: &HeaderMap,
-    body: &Bytes,
-    port: u16,
-) -> Handled {
+fn handle(sim: &Arc<Sim>, parts: &Parts, body: &Bytes, port: u16) -> Handled {
     let mut delay = Duration::ZERO;
-    let result = handle_inner(
-        sim,
-        method,
-        path,
-        query,
-        path_and_query,
-        headers,
-        body,
-        port,
-        &mut delay,
-    );
+    let result = handle_inner(sim, parts, body, port, &mut delay);
     (result, delay)
 }
 
-#[allow(clippy::too_many_arguments)]
 fn handle_inner(
     sim: &Arc<Sim>,
-    method: &Method,
-    path: &str,
-    query: Option<&str>,
-    path_and_query: &str,
-    headers: &HeaderMap,
+    parts: &Parts,
     body: &Bytes,
     port: u16,
     delay: &mut Duration,
 ) -> Result<(Op, Reply, bool), (Option<Op>, ApiError)> {
+    let (method, path, headers) = (&parts.method, parts.uri.path(), &parts.headers);
+    let path_and_query = parts.uri.path_and_query().map_or(path, |pq| pq.as_str());
+    let authority = parts.uri.authority().map(|a| a.as_str());
     let op = route(method, path).map_err(|e| (None, e))?;
     let fail = |e: ApiError| (Some(op.clone()), e);
-    authenticate(sim, method, path_and_query, headers, body, port).map_err(fail)?;
-    let version = api_version(query).map_err(fail)?;
+    authenticate(sim, method, path_and_query, headers, body, port, authority).map_err(fail)?;
+    let version = api_version(parts.uri.query()).map_err(fail)?;
     // Injected faults: latency, or a failure status before or after the effect.
     let mut failure_after_effect = None;
     for fault in sim.fire(Target::Operation(op.name()), op.call_id()) {
