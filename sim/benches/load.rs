@@ -74,13 +74,7 @@ async fn main() {
     // 1. Calls through the IVR application.
     let sim = support::start_sim(2.0).await;
     let app = support::start_ivr_app(support::Client::new(&sim)).await;
-    let subscribed = reqwest::Client::new()
-        .post(format!("{}/sim/subscriptions", sim.http_url()))
-        .json(&json!({"endpoint": format!("{}/eventgrid", app.base)}))
-        .send()
-        .await
-        .expect("subscribe");
-    assert_eq!(subscribed.status(), 201);
+    support::subscribe(&sim, json!({"endpoint": format!("{}/eventgrid", app.base)})).await;
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/ivr");
     let mut mix = Vec::new();
     for name in ["press-2-then-3", "silent", "press-1", "agent-busy"] {

@@ -256,6 +256,10 @@ impl Sim {
         };
         let context = call.operation_context.clone();
         let hang_up_after = call.caller.as_ref().and_then(|c| c.hang_up_after);
+        let hold = call
+            .caller
+            .as_ref()
+            .and_then(|c| c.hold_after.map(|after| (after, c.hold_for)));
         let (server_call_id, correlation_id, source) = (
             call.server_call_id.clone(),
             call.correlation_id.clone(),
@@ -287,6 +291,28 @@ impl Sim {
                 sim.caller_hangs_up(world, &id)
             });
         }
+        if let Some((after, hold_for)) = hold {
+            let (start, end) = (id.to_owned(), id.to_owned());
+            self.after(Duration::from_secs_f64(after), move |sim, world| {
+                sim.caller_holds(world, &start, true)
+            });
+            self.after(
+                Duration::from_secs_f64(after + hold_for),
+                move |sim, world| sim.caller_holds(world, &end, false),
+            );
+        }
+    }
+
+    /// The caller puts the call on hold, or takes it off hold.
+    fn caller_holds(&self, world: &mut World, id: &str, on_hold: bool) {
+        let Some(call) = world.calls.get_mut(id).filter(|c| c.is_live()) else {
+            return;
+        };
+        let caller = call.source.clone();
+        if let Some(part) = call.participants.iter_mut().find(|p| p.id == caller) {
+            part.on_hold = on_hold;
+        }
+        self.participants_updated(world, id);
     }
 
     /// The remote party hangs up.
@@ -959,12 +985,11 @@ impl Sim {
         mut op: MediaOp,
         interrupt: bool,
     ) {
-        let Some(call) = world.calls.get_mut(id) else {
+        if !world.calls.contains_key(id) {
             return;
-        };
-        op.id = call.sequence * 1000
-            + call.media_queue.len() as u64
-            + rand::Rng::r#gen::<u32>(&mut world.rng) as u64;
+        }
+        world.media_ids += 1;
+        op.id = world.media_ids;
         if interrupt
             && let Some(current) = world.calls.get_mut(id).and_then(|c| c.media_current.take())
         {

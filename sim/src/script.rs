@@ -9,6 +9,8 @@
 //! # What the caller does at each recognize, in order; once exhausted, silence.
 //! inputs = [{ dtmf = "2" }, { dtmf = "3", after = 0.5 }]
 //! hang_up_after = 120.0          # seconds after the call is answered (optional)
+//! hold_after = 10.0              # the caller puts the call on hold (optional)…
+//! hold_for = 5.0                 # …for this long
 //! # The operations the application is expected to make, for the scenario report.
 //! expect = ["answer", "recognize", "recognize", "play", "terminate"]
 //!
@@ -85,6 +87,12 @@ pub struct Caller {
     pub inputs: Vec<Input>,
     #[serde(default)]
     pub hang_up_after: Option<f64>,
+    /// Put the call on hold this many seconds after it is answered…
+    #[serde(default)]
+    pub hold_after: Option<f64>,
+    /// …for this long.
+    #[serde(default = "default_hold")]
+    pub hold_for: f64,
     #[serde(default)]
     pub expect: Vec<String>,
     #[serde(default, rename = "agent")]
@@ -131,6 +139,10 @@ pub enum Input {
     HangUp {
         hang_up: f64,
     },
+}
+
+fn default_hold() -> f64 {
+    5.0
 }
 
 fn default_after() -> f64 {

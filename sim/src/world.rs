@@ -256,6 +256,9 @@ pub struct World {
     pub faults: Faults,
     /// Event Grid events waiting to go out in a batch, by subscription endpoint.
     pub batches: HashMap<String, Vec<PendingEvent>>,
+    /// The last media operation id given out (ids tell a finished operation's timer
+    /// from the operation that replaced it).
+    pub media_ids: u64,
 }
 
 /// An Event Grid event on its way to a subscription.
@@ -314,6 +317,7 @@ impl Sim {
             scripts: HashMap::new(),
             faults: Faults::default(),
             batches: HashMap::new(),
+            media_ids: 0,
         };
         let mut world = world;
         for rule in &config.scenario.faults {

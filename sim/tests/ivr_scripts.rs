@@ -14,18 +14,7 @@ async fn every_ivr_caller_script_runs_to_its_expected_end() {
     let sim = support::start_sim(50.0).await;
     let app = support::start_ivr_app(support::Client::new(&sim)).await;
     let http = reqwest::Client::new();
-    let subscribed = http
-        .post(format!("{}/sim/subscriptions", sim.http_url()))
-        .json(&json!({"endpoint": format!("{}/eventgrid", app.base)}))
-        .send()
-        .await
-        .expect("subscribe");
-    assert_eq!(
-        subscribed.status(),
-        201,
-        "{}",
-        subscribed.text().await.unwrap_or_default()
-    );
+    support::subscribe(&sim, json!({"endpoint": format!("{}/eventgrid", app.base)})).await;
 
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/ivr");
     let mut names = Vec::new();

@@ -183,18 +183,11 @@ async fn a_retried_request_returns_the_first_response_without_a_second_effect() 
 async fn cloudevents_subscriptions_are_validated_and_get_cloudevents() {
     let sim = support::start_sim(10.0).await;
     let (base, seen) = support::recorder().await;
-    let response = reqwest::Client::new()
-        .post(format!("{}/sim/subscriptions", sim.http_url()))
-        .json(&json!({"endpoint": format!("{base}/events"), "schema": "cloud-events"}))
-        .send()
-        .await
-        .expect("subscribe");
-    assert_eq!(
-        response.status(),
-        201,
-        "{}",
-        response.text().await.unwrap_or_default()
-    );
+    support::subscribe(
+        &sim,
+        json!({"endpoint": format!("{base}/events"), "schema": "cloud-events"}),
+    )
+    .await;
     let placed = support::ring(&sim).await;
     for _ in 0..100 {
         if seen.lock().expect("lock").len() >= 2 {
@@ -328,13 +321,11 @@ async fn callback_tokens_verify_against_the_published_keys() {
 async fn batched_subscriptions_get_several_events_per_request() {
     let sim = support::start_sim(10.0).await;
     let (base, seen) = support::recorder().await;
-    let response = reqwest::Client::new()
-        .post(format!("{}/sim/subscriptions", sim.http_url()))
-        .json(&json!({"endpoint": format!("{base}/events"), "schema": "cloud-events", "max_events_per_batch": 10, "event_types": ["IncomingCall"]}))
-        .send()
-        .await
-        .expect("subscribe");
-    assert_eq!(response.status(), 201);
+    support::subscribe(
+        &sim,
+        json!({"endpoint": format!("{base}/events"), "schema": "cloud-events", "max_events_per_batch": 10, "event_types": ["IncomingCall"]}),
+    )
+    .await;
     for _ in 0..3 {
         support::ring(&sim).await;
     }
@@ -350,4 +341,39 @@ async fn batched_subscriptions_get_several_events_per_request() {
         [3],
         "three IncomingCall events in one request: {deliveries:?}"
     );
+}
+
+#[tokio::test]
+async fn a_scripted_caller_puts_the_call_on_hold_and_back() {
+    let sim = support::start_sim(20.0).await;
+    let (base, seen) = support::recorder().await;
+    let caller = json!({"name": "holder", "from": "+14255550123", "to": "+18005550100", "hold_after": 1.0, "hold_for": 1.0});
+    let placed: Value = reqwest::Client::new()
+        .post(format!("{}/sim/calls", sim.http_url()))
+        .json(&json!({"caller": caller}))
+        .send()
+        .await
+        .expect("place")
+        .json()
+        .await
+        .expect("json");
+    let (status, _) = Client::new(&sim)
+        .post("/calling/callConnections:answer", &json!({"incomingCallContext": placed["incomingCallContext"], "callbackUri": format!("{base}/cb")}))
+        .await;
+    assert_eq!(status, 200);
+    let holds = || -> Vec<bool> {
+        seen.lock()
+            .expect("lock")
+            .iter()
+            .filter(|(_, body)| body[0]["type"] == "Microsoft.Communication.ParticipantsUpdated")
+            .filter_map(|(_, body)| {
+                let parts = body[0]["data"]["participants"].as_array()?;
+                let caller = parts
+                    .iter()
+                    .find(|p| p["identifier"]["rawId"] == "4:+14255550123")?;
+                caller["isOnHold"].as_bool()
+            })
+            .collect()
+    };
+    support::eventually("on hold, then off", || holds() == [false, true, false]).await;
 }

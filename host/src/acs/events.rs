@@ -65,26 +65,7 @@ fn text(value: &Value, field: &str) -> Option<String> {
 
 /// A callback body: CloudEvents, as an array (what the service sends) or one object.
 pub fn parse_callbacks(body: &[u8]) -> Result<Vec<Received>, ParseError> {
-    events(body)?
-        .iter()
-        .enumerate()
-        .map(|(index, event)| {
-            let problem = |problem: &str| ParseError::Event {
-                index,
-                problem: problem.to_owned(),
-            };
-            let full_type = event
-                .get("type")
-                .and_then(Value::as_str)
-                .ok_or_else(|| problem("no `type`"))?;
-            let id = text(event, "id").ok_or_else(|| problem("no `id`"))?;
-            let data = event
-                .get("data")
-                .filter(|d| d.is_object())
-                .ok_or_else(|| problem("no `data` object"))?;
-            Ok(received(id, full_type, data, text(event, "time")))
-        })
-        .collect()
+    envelopes(&events(body)?)
 }
 
 /// An Event Grid delivery in the Event Grid schema (`eventType`, `eventTime`) or the
@@ -103,6 +84,12 @@ pub fn parse_event_grid(body: &[u8]) -> Result<EventGridBody, ParseError> {
             code: code.to_owned(),
         });
     }
+    envelopes(&events).map(EventGridBody::Events)
+}
+
+/// Events in either envelope: CloudEvents (`type`, `time`) or Event Grid
+/// (`eventType`, `eventTime`).
+fn envelopes(events: &[Value]) -> Result<Vec<Received>, ParseError> {
     events
         .iter()
         .enumerate()
@@ -112,20 +99,19 @@ pub fn parse_event_grid(body: &[u8]) -> Result<EventGridBody, ParseError> {
                 problem: problem.to_owned(),
             };
             let full_type = event
-                .get("eventType")
-                .or_else(|| event.get("type"))
+                .get("type")
+                .or_else(|| event.get("eventType"))
                 .and_then(Value::as_str)
-                .ok_or_else(|| problem("no `eventType` or `type`"))?;
+                .ok_or_else(|| problem("no `type`"))?;
             let id = text(event, "id").ok_or_else(|| problem("no `id`"))?;
             let data = event
                 .get("data")
                 .filter(|d| d.is_object())
                 .ok_or_else(|| problem("no `data` object"))?;
-            let time = text(event, "eventTime").or_else(|| text(event, "time"));
+            let time = text(event, "time").or_else(|| text(event, "eventTime"));
             Ok(received(id, full_type, data, time))
         })
-        .collect::<Result<_, _>>()
-        .map(EventGridBody::Events)
+        .collect()
 }
 
 fn received(id: String, full_type: &str, data: &Value, time: Option<String>) -> Received {

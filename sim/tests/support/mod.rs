@@ -327,3 +327,16 @@ pub async fn recorder() -> (String, Seen) {
     tokio::spawn(async move { axum::serve(listener, router).await.expect("serve") });
     (base, seen)
 }
+
+/// Subscribes `endpoint` to the simulator's Event Grid events; panics with the answer
+/// if the subscription is refused.
+pub async fn subscribe(sim: &Running, subscription: Value) {
+    let response = reqwest::Client::new()
+        .post(format!("{}/sim/subscriptions", sim.http_url()))
+        .json(&subscription)
+        .send()
+        .await
+        .expect("subscribe");
+    let status = response.status();
+    assert_eq!(status, 201, "{}", response.text().await.unwrap_or_default());
+}
