@@ -9,6 +9,7 @@
 //! - [`describe`]: one-line descriptions of events and actions for people.
 //! - [`runtime`]: engine, plugin loading and caching, sandboxed invocation under
 //!   limits, typed outcomes.
+//! - [`ingress`]: what comes in from the service: callback authentication (JWT).
 //! - [`native`]: policies written in plain Rust: the IVR baseline for benchmarks and
 //!   equivalence tests.
 //! - [`scenario`]: the `ivr.md` caller scripts as event sequences, run through a policy
@@ -19,6 +20,7 @@
 pub mod acs;
 pub mod contract;
 pub mod describe;
+pub mod ingress;
 pub mod native;
 pub mod runtime;
 pub mod scenario;
