@@ -4,6 +4,7 @@
 //! Map of the crate:
 //! - [`acs`]: the Call Automation REST client (signing, repeatability, retries),
 //!   contract actions as REST requests, service events as contract events.
+//! - [`admission`]: which actions a decision may run (per event, call state, tenant).
 //! - [`contract`]: the `switchboard:policy` world (the one `bindgen!`), and the
 //!   contract types every other module uses.
 //! - [`describe`]: one-line descriptions of events and actions for people.
@@ -11,13 +12,14 @@
 //!   limits, typed outcomes.
 //! - [`ingress`]: what comes in from the service: callback authentication (JWT).
 //! - [`native`]: policies written in plain Rust: the IVR baseline for benchmarks and
-//!   equivalence tests.
+//!   equivalence tests, and the fallback for calls whose plugin failed.
 //! - [`scenario`]: the `ivr.md` caller scripts as event sequences, run through a policy
 //!   (the demo, tests and benchmarks share it).
 //!
 //! The `switchboard` binary (`src/main.rs`) is thin glue over these.
 
 pub mod acs;
+pub mod admission;
 pub mod contract;
 pub mod describe;
 pub mod ingress;

@@ -2,7 +2,8 @@
 //!
 //! [`ivr`] is `shared/scenarios/ivr.md` written natively: the baseline the Wasm
 //! plugins are benchmarked against, and the oracle the equivalence tests compare
-//! every plugin's decisions with.
+//! every plugin's decisions with. [`fallback`] is what a call gets when its plugin
+//! fails.
 
 use crate::contract::{
     Action, ActionRequest, CommunicationIdentifier, Context, Decision, DtmfOptions, Event, Play,
@@ -144,5 +145,101 @@ fn error(code: &str, message: impl Into<String>) -> PluginError {
     PluginError {
         code: code.to_owned(),
         message: message.into(),
+    }
+}
+
+/// The operation context the fallback tags its apology with, so the host recognises
+/// the apology's completion without the (failed) plugin.
+pub const FALLBACK_CONTEXT: &str = "switchboard:fallback";
+
+/// The default fallback of a tenant whose plugin failed on a call: reject a ringing
+/// call; on a connected one, apologise, then end the call when the apology has been
+/// played (or could not be). Once a call is in fallback, the host sends its events
+/// here instead of to the plugin.
+#[must_use]
+pub fn fallback(event: &Event, state: crate::contract::CallState) -> Vec<ActionRequest> {
+    use crate::contract::{CallState, RejectReason};
+    let live = !matches!(state, CallState::Disconnected | CallState::Disconnecting);
+    match event {
+        Event::IncomingCall(_) => vec![ActionRequest {
+            action: Action::Reject(RejectReason::None),
+            operation_context: None,
+            operation_callback_uri: None,
+        }],
+        Event::PlayCompleted(info) | Event::PlayCanceled(info)
+            if info.operation_context.as_deref() == Some(FALLBACK_CONTEXT) && live =>
+        {
+            vec![ActionRequest {
+                action: Action::Terminate,
+                operation_context: None,
+                operation_callback_uri: None,
+            }]
+        }
+        Event::PlayFailed(failure)
+            if failure.info.operation_context.as_deref() == Some(FALLBACK_CONTEXT) && live =>
+        {
+            vec![ActionRequest {
+                action: Action::Terminate,
+                operation_context: None,
+                operation_callback_uri: None,
+            }]
+        }
+        Event::CallDisconnected(_) | Event::CallEnded(_) => vec![],
+        _ if live && matches!(state, CallState::Connected) => {
+            vec![tagged(
+                Action::Play(Play {
+                    sources: vec![text("We are sorry, something went wrong. Goodbye.")],
+                    play_to: vec![],
+                    loop_: false,
+                    interrupt: true,
+                }),
+                FALLBACK_CONTEXT,
+            )]
+        }
+        _ => vec![],
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::contract::{CallState, MediaFailure};
+    use crate::scenario;
+
+    fn kinds(actions: &[ActionRequest]) -> Vec<&'static str> {
+        actions.iter().map(|a| a.action.kind()).collect()
+    }
+
+    #[test]
+    fn fallback_rejects_ringing_calls_and_apologises_then_ends_connected_ones() {
+        assert_eq!(
+            kinds(&fallback(&scenario::incoming_call(), CallState::Unknown)),
+            ["reject"]
+        );
+        let apology = fallback(&scenario::silence(), CallState::Connected);
+        assert_eq!(kinds(&apology), ["play"]);
+        assert_eq!(
+            apology[0].operation_context.as_deref(),
+            Some(FALLBACK_CONTEXT)
+        );
+        let played = Event::PlayCompleted(scenario::info(Some(FALLBACK_CONTEXT), 200, 0, ""));
+        assert_eq!(
+            kinds(&fallback(&played, CallState::Connected)),
+            ["terminate"]
+        );
+        let failed = Event::PlayFailed(MediaFailure {
+            info: scenario::info(Some(FALLBACK_CONTEXT), 400, 8536, ""),
+            failed_play_source_index: Some(0),
+        });
+        assert_eq!(
+            kinds(&fallback(&failed, CallState::Connected)),
+            ["terminate"]
+        );
+        // The plugin's own plays are not the fallback's; ended calls get nothing.
+        let other = Event::PlayCompleted(scenario::info(Some("goodbye"), 200, 0, ""));
+        assert_eq!(kinds(&fallback(&other, CallState::Connected)), ["play"]);
+        let ended = Event::CallDisconnected(scenario::info(None, 200, 7000, ""));
+        assert!(fallback(&ended, CallState::Disconnected).is_empty());
+        assert!(fallback(&scenario::silence(), CallState::Disconnected).is_empty());
     }
 }
