@@ -5,6 +5,7 @@
 //! - [`acs`]: the Call Automation REST client (signing, repeatability, retries),
 //!   contract actions as REST requests, service events as contract events.
 //! - [`admission`]: which actions a decision may run (per event, call state, tenant).
+//! - [`config`]: typed settings (TOML + environment) of `switchboard serve`.
 //! - [`contract`]: the `switchboard:policy` world (the one `bindgen!`), and the
 //!   contract types every other module uses.
 //! - [`describe`]: one-line descriptions of events and actions for people.
@@ -20,6 +21,7 @@
 
 pub mod acs;
 pub mod admission;
+pub mod config;
 pub mod contract;
 pub mod describe;
 pub mod ingress;

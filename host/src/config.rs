@@ -1,0 +1,314 @@
+//! Typed settings: a TOML file with an environment overlay
+//! (`SWITCHBOARD_ACS__CONNECTION_STRING=…` sets `acs.connection_string`).
+//!
+//! ```toml
+//! [server]
+//! listen = "127.0.0.1:7070"
+//! public_url = "https://switchboard.example.com"   # how the service reaches us
+//!
+//! [acs]
+//! connection_string = "endpoint=https://….communication.azure.com/;accesskey=…"
+//! audience = "<the resource's immutable id>"        # of callback JWTs
+//!
+//! [[tenant]]
+//! id = "acme"
+//! plugin = "plugins/acme-ivr.wasm"
+//! numbers = ["+18005550100"]
+//! config = { agent_phone = "+15550001111" }
+//! allow_phone_prefixes = ["+1555"]
+//! limits = { deadline_ms = 50 }
+//! ```
+//!
+//! Until tenants live in the store, they come from here. Loading checks what can be
+//! checked without the network: numbers are E.164, each routed to one tenant, ids are
+//! unique, limits are within the runtime's ceilings.
+
+use std::collections::{BTreeMap, HashMap};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use figment::Figment;
+use figment::providers::{Env, Format, Toml};
+use serde::Deserialize;
+
+use crate::runtime::Limits;
+
+/// The service's OpenID configuration (callback token keys).
+pub const ACS_OPENID_CONFIGURATION: &str =
+    "https://acscallautomation.communication.azure.com/calling/.well-known/acsopenidconfiguration";
+
+/// Everything `switchboard serve` is configured with.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    #[serde(default)]
+    pub server: Server,
+    pub acs: Acs,
+    #[serde(default)]
+    pub runtime: RuntimeSettings,
+    /// Limits of tenants that set none.
+    #[serde(default)]
+    pub limits: Limits,
+    #[serde(default, rename = "tenant")]
+    pub tenants: Vec<Tenant>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Server {
+    pub listen: SocketAddr,
+    /// The base URL the service posts callbacks to (this host, as the service sees it).
+    pub public_url: String,
+    /// How long in-flight events may take to finish at shutdown.
+    pub shutdown_grace_seconds: u64,
+}
+
+impl Default for Server {
+    fn default() -> Self {
+        Self {
+            listen: ([127, 0, 0, 1], 7070).into(),
+            public_url: "http://127.0.0.1:7070".into(),
+            shutdown_grace_seconds: 10,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Acs {
+    pub connection_string: String,
+    /// The resource's immutable id: the audience of callback tokens.
+    pub audience: String,
+    #[serde(default = "default_openid")]
+    pub openid_configuration: String,
+    /// An extra root certificate to trust (the simulator's CA).
+    #[serde(default)]
+    pub ca_file: Option<PathBuf>,
+}
+
+fn default_openid() -> String {
+    ACS_OPENID_CONFIGURATION.into()
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RuntimeSettings {
+    /// Precompiled plugins are kept here.
+    pub cache_dir: PathBuf,
+    pub fuel_metering: bool,
+    /// The largest memory any tenant may be given.
+    pub max_memory_bytes: usize,
+    /// The longest deadline any tenant may be given.
+    pub max_deadline_ms: u32,
+}
+
+impl Default for RuntimeSettings {
+    fn default() -> Self {
+        Self {
+            cache_dir: PathBuf::from(".switchboard/cache"),
+            fuel_metering: false,
+            max_memory_bytes: 256 << 20,
+            max_deadline_ms: 1_000,
+        }
+    }
+}
+
+/// A tenant, its plugin and its numbers.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Tenant {
+    pub id: String,
+    pub plugin: PathBuf,
+    pub numbers: Vec<String>,
+    /// Handed to the plugin in every context.
+    #[serde(default)]
+    pub config: BTreeMap<String, String>,
+    /// Number prefixes the plugin may transfer to, invite or call; empty: any.
+    #[serde(default)]
+    pub allow_phone_prefixes: Vec<String>,
+    #[serde(default)]
+    pub outbound_calls: bool,
+    /// Overrides of the default limits.
+    #[serde(default)]
+    pub limits: Option<Limits>,
+}
+
+/// What is wrong with the settings.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("settings: {0}")]
+    Load(#[from] Box<figment::Error>),
+    #[error("tenant `{tenant}`: number {number:?} is not E.164 (`+` and 7 to 15 digits)")]
+    BadNumber { tenant: String, number: String },
+    #[error("number {number} is routed to both `{first}` and `{second}`")]
+    NumberTwice {
+        number: String,
+        first: String,
+        second: String,
+    },
+    #[error("tenant id `{0}` is used twice")]
+    TenantTwice(String),
+    #[error("tenant `{tenant}`: {what} {value} is above the operator maximum {max}")]
+    AboveMaximum {
+        tenant: String,
+        what: &'static str,
+        value: u64,
+        max: u64,
+    },
+    #[error("server.public_url {0:?} must be an absolute http(s) URL without a trailing slash")]
+    PublicUrl(String),
+}
+
+impl Settings {
+    /// Reads `path` (if given) under the `SWITCHBOARD_` environment.
+    pub fn load(path: Option<&Path>) -> Result<Self, ConfigError> {
+        let mut figment = Figment::new();
+        if let Some(path) = path {
+            figment = figment.merge(Toml::file_exact(path));
+        }
+        Self::from_figment(figment.merge(Env::prefixed("SWITCHBOARD_").split("__")))
+    }
+
+    fn from_figment(figment: Figment) -> Result<Self, ConfigError> {
+        let settings: Self = figment.extract().map_err(Box::new)?;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        let url = &self.server.public_url;
+        if !(url.starts_with("http://") || url.starts_with("https://")) || url.ends_with('/') {
+            return Err(ConfigError::PublicUrl(url.clone()));
+        }
+        let mut ids = std::collections::HashSet::new();
+        let mut routes: HashMap<&str, &str> = HashMap::new();
+        for tenant in &self.tenants {
+            if !ids.insert(tenant.id.as_str()) {
+                return Err(ConfigError::TenantTwice(tenant.id.clone()));
+            }
+            for number in &tenant.numbers {
+                if !is_e164(number) {
+                    return Err(ConfigError::BadNumber {
+                        tenant: tenant.id.clone(),
+                        number: number.clone(),
+                    });
+                }
+                if let Some(first) = routes.insert(number, &tenant.id) {
+                    return Err(ConfigError::NumberTwice {
+                        number: number.clone(),
+                        first: first.into(),
+                        second: tenant.id.clone(),
+                    });
+                }
+            }
+            let limits = self.limits_of(tenant);
+            let above = |what, value: u64, max: u64| {
+                (value > max).then(|| ConfigError::AboveMaximum {
+                    tenant: tenant.id.clone(),
+                    what,
+                    value,
+                    max,
+                })
+            };
+            if let Some(error) = above(
+                "limits.deadline_ms",
+                limits.deadline_ms.into(),
+                self.runtime.max_deadline_ms.into(),
+            )
+            .or_else(|| {
+                above(
+                    "limits.memory_bytes",
+                    limits.memory_bytes as u64,
+                    self.runtime.max_memory_bytes as u64,
+                )
+            }) {
+                return Err(error);
+            }
+        }
+        Ok(())
+    }
+
+    /// A tenant's limits: its own, or the defaults.
+    #[must_use]
+    pub fn limits_of(&self, tenant: &Tenant) -> Limits {
+        tenant.limits.unwrap_or(self.limits)
+    }
+}
+
+fn is_e164(number: &str) -> bool {
+    number.strip_prefix('+').is_some_and(|digits| {
+        (7..=15).contains(&digits.len()) && digits.bytes().all(|b| b.is_ascii_digit())
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const EXAMPLE: &str = r#"
+        [server]
+        listen = "127.0.0.1:0"
+        public_url = "http://127.0.0.1:7070"
+
+        [acs]
+        connection_string = "endpoint=https://127.0.0.1:8443/;accesskey=a2V5"
+        audience = "6d4c0c6e-5b0f-4a8a-9d3e-0a1b2c3d4e5f"
+
+        [[tenant]]
+        id = "acme"
+        plugin = "target/wasm32-wasip2/guest/switchboard_ivr.wasm"
+        numbers = ["+18005550100"]
+        config = { agent_phone = "+15550001111" }
+        limits = { deadline_ms = 50 }
+    "#;
+
+    fn load(text: &str) -> Result<Settings, ConfigError> {
+        Settings::from_figment(Figment::from(Toml::string(text)))
+    }
+
+    #[test]
+    fn the_documented_example_loads() {
+        let settings = load(EXAMPLE).expect("loads");
+        let acme = &settings.tenants[0];
+        assert_eq!(acme.config["agent_phone"], "+15550001111");
+        assert_eq!(settings.limits_of(acme).deadline_ms, 50);
+        assert_eq!(
+            settings.limits_of(acme).memory_bytes,
+            Limits::default().memory_bytes
+        );
+        assert_eq!(settings.acs.openid_configuration, ACS_OPENID_CONFIGURATION);
+    }
+
+    #[test]
+    #[allow(clippy::result_large_err)] // figment's Jail API
+    fn the_environment_overrides_the_file() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("switchboard.toml", EXAMPLE)?;
+            jail.set_env("SWITCHBOARD_ACS__AUDIENCE", "from-env");
+            let settings =
+                Settings::load(Some(Path::new("switchboard.toml"))).map_err(|e| e.to_string())?;
+            assert_eq!(settings.acs.audience, "from-env");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn mistakes_are_named() {
+        let err = |text: String| load(&text).expect_err("must fail").to_string();
+        assert!(err(EXAMPLE.replace("+18005550100", "18005550100")).contains("not E.164"));
+        let twice = format!(
+            "{EXAMPLE}\n[[tenant]]\nid = \"other\"\nplugin = \"x.wasm\"\nnumbers = [\"+18005550100\"]\n"
+        );
+        assert!(err(twice).contains("routed to both `acme` and `other`"));
+        assert!(
+            err(EXAMPLE.replace("deadline_ms = 50", "deadline_ms = 5000"))
+                .contains("above the operator maximum")
+        );
+        assert!(err(EXAMPLE.replace("numbers =", "phones =")).contains("phones"));
+        assert!(err(EXAMPLE.replace("audience = ", "# audience = ")).contains("audience"));
+        assert!(
+            err(EXAMPLE.replace("http://127.0.0.1:7070", "http://127.0.0.1:7070/"))
+                .contains("public_url")
+        );
+    }
+}
