@@ -57,8 +57,9 @@ pub struct Settings {
 #[serde(deny_unknown_fields, default)]
 pub struct Server {
     pub listen: SocketAddr,
-    /// The base URL the service posts callbacks to (this host, as the service sees it).
-    pub public_url: String,
+    /// The base URL the service posts callbacks to (this host, as the service sees
+    /// it); unset: `http://` and the listening address.
+    pub public_url: Option<String>,
     /// How long in-flight events may take to finish at shutdown.
     pub shutdown_grace_seconds: u64,
 }
@@ -67,7 +68,7 @@ impl Default for Server {
     fn default() -> Self {
         Self {
             listen: ([127, 0, 0, 1], 7070).into(),
-            public_url: "http://127.0.0.1:7070".into(),
+            public_url: None,
             shutdown_grace_seconds: 10,
         }
     }
@@ -176,8 +177,9 @@ impl Settings {
     }
 
     fn validate(&self) -> Result<(), ConfigError> {
-        let url = &self.server.public_url;
-        if !(url.starts_with("http://") || url.starts_with("https://")) || url.ends_with('/') {
+        if let Some(url) = &self.server.public_url
+            && (!(url.starts_with("http://") || url.starts_with("https://")) || url.ends_with('/'))
+        {
             return Err(ConfigError::PublicUrl(url.clone()));
         }
         let mut ids = std::collections::HashSet::new();

@@ -11,7 +11,11 @@
 //! - [`describe`]: one-line descriptions of events and actions for people.
 //! - [`runtime`]: engine, plugin loading and caching, sandboxed invocation under
 //!   limits, typed outcomes.
-//! - [`ingress`]: what comes in from the service: callback authentication (JWT).
+//! - [`ingress`]: what comes in from the service: Event Grid and callback endpoints,
+//!   callback authentication (JWT).
+//! - [`executor`]: per-call workers: events in order, plugin decisions, actions out,
+//!   action-failed, fallback.
+//! - [`server`]: the app factory (`App::build` → `run_until_stopped`).
 //! - [`native`]: policies written in plain Rust: the IVR baseline for benchmarks and
 //!   equivalence tests, and the fallback for calls whose plugin failed.
 //! - [`scenario`]: the `ivr.md` caller scripts as event sequences, run through a policy
@@ -24,7 +28,9 @@ pub mod admission;
 pub mod config;
 pub mod contract;
 pub mod describe;
+pub mod executor;
 pub mod ingress;
 pub mod native;
 pub mod runtime;
 pub mod scenario;
+pub mod server;

@@ -1,0 +1,142 @@
+//! The HTTP surface the service talks to: `POST /eventgrid` (both Event Grid schemas,
+//! both validation handshakes, batches) and `POST /callbacks/{token}` (CloudEvents,
+//! JWT-authenticated; the token binds the callback to its tenant and call), plus
+//! `/healthz` and `/readyz`.
+
+use std::collections::{HashSet, VecDeque};
+use std::sync::{Arc, Mutex};
+
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde_json::json;
+
+use super::auth::CallbackAuth;
+use crate::acs::events::{EventGridBody, parse_callbacks, parse_event_grid};
+use crate::contract::Event;
+use crate::executor::{Executor, Routes};
+
+/// Largest body accepted (larger: 413).
+pub const MAX_BODY: usize = 1 << 20;
+
+/// What the handlers share.
+#[derive(Debug)]
+pub struct Ingress {
+    pub executor: Executor,
+    pub routes: Routes,
+    pub auth: CallbackAuth,
+    /// Recent IncomingCall event ids (Event Grid delivers at least once).
+    seen: Mutex<(VecDeque<String>, HashSet<String>)>,
+}
+
+impl Ingress {
+    #[must_use]
+    pub fn new(executor: Executor, routes: Routes, auth: CallbackAuth) -> Self {
+        Self {
+            executor,
+            routes,
+            auth,
+            seen: Mutex::new((VecDeque::new(), HashSet::new())),
+        }
+    }
+
+    /// Whether this Event Grid event id is new (and remember it).
+    fn first_time(&self, id: &str) -> bool {
+        let mut seen = self
+            .seen
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if !seen.1.insert(id.to_owned()) {
+            return false;
+        }
+        seen.0.push_back(id.to_owned());
+        if seen.0.len() > 10_000
+            && let Some(old) = seen.0.pop_front()
+        {
+            seen.1.remove(&old);
+        }
+        true
+    }
+}
+
+pub fn router(ingress: Arc<Ingress>) -> Router {
+    Router::new()
+        .route("/eventgrid", post(event_grid).options(event_grid_handshake))
+        .route("/callbacks/{token}", post(callback))
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(|| async { "ready" }))
+        .layer(DefaultBodyLimit::max(MAX_BODY))
+        .with_state(ingress)
+}
+
+fn problem(status: StatusCode, message: impl Into<String>) -> Response {
+    (status, Json(json!({"error": message.into()}))).into_response()
+}
+
+async fn event_grid(State(ingress): State<Arc<Ingress>>, body: Bytes) -> Response {
+    let events = match parse_event_grid(&body) {
+        Ok(EventGridBody::Validation { code }) => {
+            return Json(json!({"validationResponse": code})).into_response();
+        }
+        Ok(EventGridBody::Events(events)) => events,
+        Err(e) => return problem(StatusCode::BAD_REQUEST, e.to_string()),
+    };
+    for received in events {
+        if !ingress.first_time(&received.id) {
+            continue;
+        }
+        let Event::IncomingCall(call) = &received.event else {
+            tracing::debug!(event = %received.event_type, "ingress.event_grid.ignored");
+            continue;
+        };
+        match ingress.routes.route(&call.to) {
+            Some(tenant) => ingress.executor.start_call(tenant.clone(), received),
+            None => {
+                tracing::warn!(to = ?call.to, "incoming call to a number no tenant has; not answered")
+            }
+        }
+    }
+    StatusCode::OK.into_response()
+}
+
+/// The CloudEvents webhook handshake: allow Event Grid to deliver.
+async fn event_grid_handshake(headers: HeaderMap) -> Response {
+    let Some(origin) = headers.get("webhook-request-origin").cloned() else {
+        return problem(StatusCode::BAD_REQUEST, "missing WebHook-Request-Origin");
+    };
+    let mut response = StatusCode::OK.into_response();
+    let h = response.headers_mut();
+    h.insert("WebHook-Allowed-Origin", origin);
+    h.insert("WebHook-Allowed-Rate", HeaderValue::from_static("*"));
+    h.insert("Allow", HeaderValue::from_static("POST, OPTIONS"));
+    response
+}
+
+async fn callback(
+    State(ingress): State<Arc<Ingress>>,
+    Path(token): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let authorization = headers.get("authorization").and_then(|v| v.to_str().ok());
+    if let Err(e) = ingress.auth.verify(authorization).await {
+        tracing::warn!(error = %e, "ingress.callback.unauthorized");
+        return problem(
+            StatusCode::UNAUTHORIZED,
+            "the callback's bearer token is missing or not valid",
+        );
+    }
+    let events = match parse_callbacks(&body) {
+        Ok(events) => events,
+        Err(e) => return problem(StatusCode::BAD_REQUEST, e.to_string()),
+    };
+    for received in events {
+        if !ingress.executor.deliver(&token, received) {
+            return problem(StatusCode::NOT_FOUND, "no such call");
+        }
+    }
+    StatusCode::OK.into_response()
+}

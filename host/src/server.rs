@@ -1,0 +1,155 @@
+//! The app factory: settings in, a bound listener and everything it serves out.
+//! `App::build` → `local_addr()` → `run_until_stopped(shutdown)`; tests bind port 0.
+//! Shutdown stops accepting, lets in-flight events finish (up to the grace period),
+//! then returns.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use tokio::net::TcpListener;
+use tokio_util::task::TaskTracker;
+
+use crate::acs::{self, Credential, RetryPolicy};
+use crate::admission::Allowances;
+use crate::config::Settings;
+use crate::contract::ConfigEntry;
+use crate::executor::{Executor, Routes, TenantRuntime};
+use crate::ingress::auth::CallbackAuth;
+use crate::ingress::http::{self, Ingress};
+use crate::runtime::{Runtime, RuntimeConfig};
+
+/// A host ready to serve.
+#[derive(Debug)]
+pub struct App {
+    listener: TcpListener,
+    router: axum::Router,
+    executor: Executor,
+    tasks: TaskTracker,
+    grace: Duration,
+    /// Kept alive: its epoch ticker enforces plugin deadlines.
+    _runtime: Arc<Runtime>,
+}
+
+impl App {
+    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        let listener = TcpListener::bind(settings.server.listen)
+            .await
+            .with_context(|| format!("listening on {}", settings.server.listen))?;
+        let local = listener.local_addr()?;
+        let public_url = settings
+            .server
+            .public_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{local}"));
+
+        let runtime = Arc::new(Runtime::new(RuntimeConfig {
+            cache_dir: Some(settings.runtime.cache_dir.clone()),
+            fuel_metering: settings.runtime.fuel_metering,
+            max_memory_bytes: settings.runtime.max_memory_bytes,
+            ..RuntimeConfig::default()
+        })?);
+        let mut routes = Routes::default();
+        for tenant in &settings.tenants {
+            let bytes = std::fs::read(&tenant.plugin).with_context(|| {
+                format!(
+                    "tenant `{}`: reading plugin {}",
+                    tenant.id,
+                    tenant.plugin.display()
+                )
+            })?;
+            let plugin = runtime.load(&bytes).with_context(|| {
+                format!("tenant `{}`: plugin {}", tenant.id, tenant.plugin.display())
+            })?;
+            let runtime_tenant = TenantRuntime {
+                id: tenant.id.clone(),
+                plugin,
+                config: tenant
+                    .config
+                    .iter()
+                    .map(|(key, value)| ConfigEntry {
+                        key: key.clone(),
+                        value: value.clone(),
+                    })
+                    .collect(),
+                limits: settings.limits_of(tenant),
+                allowances: Allowances {
+                    phone_prefixes: tenant.allow_phone_prefixes.clone(),
+                    outbound_calls: tenant.outbound_calls,
+                },
+            };
+            for number in &tenant.numbers {
+                routes.add(number, runtime_tenant.clone());
+            }
+            tracing::info!(tenant = %tenant.id, plugin = %&runtime_tenant.plugin.digest()[..12], numbers = ?tenant.numbers, "tenant.loaded");
+        }
+
+        let mut roots = Vec::new();
+        if let Some(path) = &settings.acs.ca_file {
+            let pem = std::fs::read(path)
+                .with_context(|| format!("reading acs.ca_file {}", path.display()))?;
+            roots.push(
+                reqwest::Certificate::from_pem(&pem)
+                    .with_context(|| format!("acs.ca_file {}", path.display()))?,
+            );
+        }
+        let credential = Credential::from_connection_string(&settings.acs.connection_string)
+            .context("acs.connection_string")?;
+        let client = acs::Client::new(credential, RetryPolicy::default(), &roots)?;
+        let mut http = reqwest::Client::builder();
+        for root in &roots {
+            http = http.add_root_certificate(root.clone());
+        }
+        let auth = CallbackAuth::new(
+            settings.acs.openid_configuration.clone(),
+            settings.acs.audience.clone(),
+            http.build()?,
+        );
+
+        let tasks = TaskTracker::new();
+        let executor = Executor::new(client, public_url, tasks.clone());
+        let ingress = Arc::new(Ingress::new(executor.clone(), routes, auth));
+        Ok(Self {
+            listener,
+            router: http::router(ingress),
+            executor,
+            tasks,
+            grace: Duration::from_secs(settings.server.shutdown_grace_seconds),
+            _runtime: runtime,
+        })
+    }
+
+    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    #[must_use]
+    pub fn executor(&self) -> &Executor {
+        &self.executor
+    }
+
+    /// Serves until `shutdown` completes, then drains in-flight events.
+    pub async fn run_until_stopped(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        let addr = self.local_addr()?;
+        tracing::info!(%addr, "server.listening");
+        axum::serve(self.listener, self.router)
+            .with_graceful_shutdown(shutdown)
+            .await?;
+        self.tasks.close();
+        if tokio::time::timeout(self.grace, self.tasks.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                calls = self.executor.active_calls(),
+                "server.shutdown: calls still in flight after the grace period"
+            );
+        }
+        Ok(())
+    }
+}
