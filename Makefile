@@ -29,8 +29,9 @@ sim/conformance/node_modules/.installed: sim/conformance/package-lock.json
 guests: setup
 	$(CARGO) build --profile guest --target wasm32-wasip2 $(GUESTS)
 
+# The main job: simulator + host + the IVR plugin, every ivr.md caller script.
 demo: guests
-	$(CARGO) run --release -p switchboard -- demo --plugin $(GUEST_DIR)/switchboard_ivr.wasm
+	$(CARGO) run --release -p ivr-demo
 
 HOST_CRATES := --workspace --exclude switchboard-ivr --exclude hostile-guest
 

@@ -170,6 +170,11 @@ impl Settings {
         Self::from_figment(figment.merge(Env::prefixed("SWITCHBOARD_").split("__")))
     }
 
+    /// Reads settings from TOML text (no environment overlay).
+    pub fn from_toml(text: &str) -> Result<Self, ConfigError> {
+        Self::from_figment(Figment::from(Toml::string(text)))
+    }
+
     fn from_figment(figment: Figment) -> Result<Self, ConfigError> {
         let settings: Self = figment.extract().map_err(Box::new)?;
         settings.validate()?;
