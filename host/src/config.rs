@@ -300,6 +300,14 @@ mod tests {
     }
 
     #[test]
+    fn the_shipped_example_loads() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/switchboard.toml");
+        let text = std::fs::read_to_string(&path).expect("examples/switchboard.toml");
+        let settings = load(&text).expect("loads");
+        assert_eq!(settings.tenants[0].numbers, ["+18005550100"]);
+    }
+
+    #[test]
     fn mistakes_are_named() {
         let err = |text: String| load(&text).expect_err("must fail").to_string();
         assert!(err(EXAMPLE.replace("+18005550100", "18005550100")).contains("not E.164"));

@@ -13,6 +13,7 @@ use std::sync::{Arc, Mutex};
 
 use tokio::sync::mpsc;
 use tokio_util::task::TaskTracker;
+use tracing::Instrument as _;
 
 use crate::acs::events::Received;
 use crate::acs::{self, CallRef};
@@ -188,8 +189,7 @@ impl Worker {
                 event = %received.event_type,
                 plugin = %&self.tenant.plugin.digest()[..12],
             );
-            let _entered = span.enter();
-            self.handle(received.event, 0).await;
+            self.handle(received.event, 0).instrument(span).await;
             if self.snapshot.state == CallState::Disconnected {
                 break;
             }

@@ -22,8 +22,16 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Run the IVR caller scripts (shared/scenarios/ivr.md) through a policy plugin and
-    /// print every event with the decision it got.
+    /// Serve: receive the service's events, run the tenants' plugins, carry out their
+    /// decisions. Settings come from the file and `SWITCHBOARD_…` variables
+    /// (`SWITCHBOARD_ACS__CONNECTION_STRING` sets `acs.connection_string`).
+    Serve {
+        /// The settings file (TOML).
+        #[arg(long, short, env = "SWITCHBOARD_CONFIG")]
+        config: Option<PathBuf>,
+    },
+    /// Run the IVR caller scripts (shared/scenarios/ivr.md) through a policy plugin
+    /// alone, without the service, and print every event with the decision it got.
     Demo {
         /// The policy component to run.
         #[arg(
@@ -43,8 +51,23 @@ fn main() -> anyhow::Result<()> {
         .with_writer(std::io::stderr)
         .init();
     match Cli::parse().command {
+        Command::Serve { config } => serve(config.as_deref()),
         Command::Demo { plugin, cache_dir } => demo(&plugin, cache_dir),
     }
+}
+
+fn serve(config: Option<&std::path::Path>) -> anyhow::Result<()> {
+    let settings = switchboard::config::Settings::load(config)?;
+    let runtime = tokio::runtime::Runtime::new()?;
+    runtime.block_on(async {
+        let app = switchboard::server::App::build(settings).await?;
+        eprintln!("switchboard listening on http://{}", app.local_addr()?);
+        app.run_until_stopped(async {
+            let _ = tokio::signal::ctrl_c().await;
+            eprintln!("shutting down: finishing in-flight events");
+        })
+        .await
+    })
 }
 
 fn demo(plugin_path: &std::path::Path, cache_dir: PathBuf) -> anyhow::Result<()> {
