@@ -113,27 +113,8 @@ impl CallbackAuth {
     }
 
     async fn fetch(&self) -> Result<Keys, AuthError> {
-        let unavailable = |e: reqwest::Error| AuthError::KeysUnavailable(e.to_string());
-        let config: OpenIdConfiguration = self
-            .http
-            .get(&self.openid_configuration)
-            .send()
-            .await
-            .and_then(reqwest::Response::error_for_status)
-            .map_err(unavailable)?
-            .json()
-            .await
-            .map_err(unavailable)?;
-        let set: JwkSet = self
-            .http
-            .get(&config.jwks_uri)
-            .send()
-            .await
-            .and_then(reqwest::Response::error_for_status)
-            .map_err(unavailable)?
-            .json()
-            .await
-            .map_err(unavailable)?;
+        let config: OpenIdConfiguration = self.get_json(&self.openid_configuration).await?;
+        let set: JwkSet = self.get_json(&config.jwks_uri).await?;
         let by_kid = set
             .keys
             .iter()
@@ -144,5 +125,18 @@ impl CallbackAuth {
             by_kid,
             fetched: Some(Instant::now()),
         })
+    }
+
+    async fn get_json<T: serde::de::DeserializeOwned>(&self, url: &str) -> Result<T, AuthError> {
+        let unavailable = |e: reqwest::Error| AuthError::KeysUnavailable(format!("{url}: {e}"));
+        self.http
+            .get(url)
+            .send()
+            .await
+            .and_then(reqwest::Response::error_for_status)
+            .map_err(unavailable)?
+            .json()
+            .await
+            .map_err(unavailable)
     }
 }
