@@ -20,6 +20,11 @@ struct Stack {
 }
 
 async fn stack() -> Stack {
+    stack_with("").await
+}
+
+/// The stack with more `[[tenant]]` tables (`{guests}` stands for the guests' directory).
+async fn stack_with(extra_tenants: &str) -> Stack {
     let sim = switchboard_sim::start(
         SimConfig {
             time_scale: 50.0,
@@ -51,6 +56,7 @@ async fn stack() -> Stack {
         plugin = "{plugin}"
         numbers = ["+18005550100"]
         config = {{ agent_phone = "+15550001111" }}
+        {extra}
         "#,
         connection = sim.connection_string(),
         audience = sim.sim.config.resource_id,
@@ -58,6 +64,10 @@ async fn stack() -> Stack {
         ca = ca.display(),
         cache = dir.path().join("cache").display(),
         plugin = plugin.display(),
+        extra = extra_tenants.replace(
+            "{guests}",
+            &plugin.parent().expect("guest dir").display().to_string()
+        ),
     );
     let path = dir.path().join("switchboard.toml");
     std::fs::write(&path, config).expect("config");
@@ -180,4 +190,64 @@ async fn callbacks_without_a_valid_token_are_refused_and_change_nothing() {
         .await
         .expect("post");
     assert_eq!(huge.status(), 413);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_plugin_gets_the_fallback_and_other_tenants_are_unaffected() {
+    let stack = stack_with(
+        r#"
+        [[tenant]]
+        id = "evil"
+        plugin = "{guests}/hostile_guest.wasm"
+        numbers = ["+18005550199"]
+        config = { mode = "loop" }
+        "#,
+    )
+    .await;
+    let http = reqwest::Client::new();
+    let evil: Value = http
+        .post(format!("{}/sim/calls", stack.sim.http_url()))
+        .json(&json!({"from": "+14255550999", "to": "+18005550199"}))
+        .send()
+        .await
+        .expect("place")
+        .json()
+        .await
+        .expect("json");
+    let good = Scenario::load(
+        &PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../sim/scenarios/ivr/press-2-then-3.toml"),
+    )
+    .expect("scenario");
+    for caller in good.callers {
+        http.post(format!("{}/sim/calls", stack.sim.http_url()))
+            .json(&json!({"caller": caller}))
+            .send()
+            .await
+            .expect("place");
+    }
+    let report = report(&stack.sim, 1).await;
+    assert_eq!(report["passed"], 1, "the good tenant's call: {report:#}");
+    // The hostile plugin ran into its deadline; the fallback rejected its call.
+    let id = evil["serverCallId"].as_str().expect("id");
+    let mut rejected = false;
+    for _ in 0..100 {
+        let call: Value = http
+            .get(format!("{}/sim/calls/{id}", stack.sim.http_url()))
+            .send()
+            .await
+            .expect("call")
+            .json()
+            .await
+            .expect("json");
+        rejected = call["timeline"]
+            .as_array()
+            .expect("timeline")
+            .iter()
+            .any(|e| e["name"] == "RejectCall" && e["detail"]["status"] == 204);
+        if rejected {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(rejected, "the fallback rejects the hostile tenant's call");
 }
