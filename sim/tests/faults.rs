@@ -9,18 +9,8 @@ use serde_json::{Value, json};
 use support::{Client, Seen, phone};
 
 async fn add_fault(sim: &switchboard_sim::Running, rule: Value) {
-    let response = reqwest::Client::new()
-        .post(format!("{}/sim/faults", sim.http_url()))
-        .json(&rule)
-        .send()
-        .await
-        .expect("fault");
-    assert_eq!(
-        response.status(),
-        201,
-        "{}",
-        response.text().await.unwrap_or_default()
-    );
+    let (status, body) = support::sim_post(sim, "/sim/faults", &rule).await;
+    assert_eq!(status, 201, "{body}");
 }
 
 fn types(seen: &Seen) -> Vec<String> {
@@ -188,14 +178,13 @@ async fn events_are_dropped_duplicated_and_reordered_as_asked() {
 #[tokio::test]
 async fn bad_fault_rules_are_refused() {
     let sim = support::start_sim(50.0).await;
-    let response = reqwest::Client::new()
-        .post(format!("{}/sim/faults", sim.http_url()))
-        .json(&json!({"event": "PlayCompleted", "fault": {"kind": "status", "status": 503}}))
-        .send()
-        .await
-        .expect("send");
-    assert_eq!(response.status(), 400);
-    let body: Value = response.json().await.expect("json");
+    let (status, body) = support::sim_post(
+        &sim,
+        "/sim/faults",
+        &json!({"event": "PlayCompleted", "fault": {"kind": "status", "status": 503}}),
+    )
+    .await;
+    assert_eq!(status, 400);
     assert!(
         body["error"]["message"]
             .as_str()

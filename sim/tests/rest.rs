@@ -220,14 +220,13 @@ async fn cloudevents_subscriptions_are_validated_and_get_cloudevents() {
 async fn event_grid_subscriptions_that_fail_validation_are_refused() {
     let sim = support::start_sim(10.0).await;
     let (base, _) = support::recorder().await; // answers 200 without echoing the code
-    let response = reqwest::Client::new()
-        .post(format!("{}/sim/subscriptions", sim.http_url()))
-        .json(&json!({"endpoint": format!("{base}/events")}))
-        .send()
-        .await
-        .expect("subscribe");
-    assert_eq!(response.status(), 400);
-    let body: Value = response.json().await.expect("json");
+    let (status, body) = support::sim_post(
+        &sim,
+        "/sim/subscriptions",
+        &json!({"endpoint": format!("{base}/events")}),
+    )
+    .await;
+    assert_eq!(status, 400);
     assert!(
         body["error"]["message"]
             .as_str()

@@ -340,3 +340,15 @@ pub async fn subscribe(sim: &Running, subscription: Value) {
     let status = response.status();
     assert_eq!(status, 201, "{}", response.text().await.unwrap_or_default());
 }
+
+/// POSTs JSON to the simulator's own API; returns the status and the JSON answer.
+pub async fn sim_post(sim: &Running, path: &str, body: &Value) -> (u16, Value) {
+    let response = reqwest::Client::new()
+        .post(format!("{}{path}", sim.http_url()))
+        .json(body)
+        .send()
+        .await
+        .expect("simulator API reachable");
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
