@@ -62,6 +62,9 @@ pub struct Server {
     pub public_url: Option<String>,
     /// How long in-flight events may take to finish at shutdown.
     pub shutdown_grace_seconds: u64,
+    /// How long a callback that arrived before the event it follows is held back
+    /// (the awaited one may be lost).
+    pub reorder_hold_ms: u64,
 }
 
 impl Default for Server {
@@ -70,6 +73,7 @@ impl Default for Server {
             listen: ([127, 0, 0, 1], 7070).into(),
             public_url: None,
             shutdown_grace_seconds: 10,
+            reorder_hold_ms: 1000,
         }
     }
 }

@@ -138,10 +138,10 @@ impl DtmfTone {
     }
 }
 
-/// The operation information of a callback event, if it has one.
-#[must_use]
-pub fn operation_info(event: &Event) -> Option<&OperationInfo> {
-    match event {
+/// One match for [`operation_info`] and [`operation_info_mut`].
+macro_rules! operation_info_of {
+    ($event:expr $(, $m:tt)?) => {
+    match $event {
         Event::CallConnected(i)
         | Event::CallDisconnected(i)
         | Event::CreateCallFailed(i)
@@ -157,24 +157,24 @@ pub fn operation_info(event: &Event) -> Option<&OperationInfo> {
         | Event::SendDtmfTonesCompleted(i)
         | Event::SendDtmfTonesFailed(i)
         | Event::HoldFailed(i) => Some(i),
-        Event::CallTransferAccepted(e) => Some(&e.info),
+        Event::CallTransferAccepted(e) => Some(&$($m)? e.info),
         Event::AddParticipantSucceeded(e)
         | Event::AddParticipantFailed(e)
         | Event::RemoveParticipantSucceeded(e)
-        | Event::RemoveParticipantFailed(e) => Some(&e.info),
+        | Event::RemoveParticipantFailed(e) => Some(&$($m)? e.info),
         Event::CancelAddParticipantSucceeded(e) | Event::CancelAddParticipantFailed(e) => {
-            Some(&e.info)
+            Some(&$($m)? e.info)
         }
-        Event::PlayFailed(e) | Event::RecognizeFailed(e) => Some(&e.info),
-        Event::RecognizeCompleted(e) => Some(&e.info),
-        Event::ContinuousDtmfRecognitionToneReceived(e) => Some(&e.info),
+        Event::PlayFailed(e) | Event::RecognizeFailed(e) => Some(&$($m)? e.info),
+        Event::RecognizeCompleted(e) => Some(&$($m)? e.info),
+        Event::ContinuousDtmfRecognitionToneReceived(e) => Some(&$($m)? e.info),
         Event::MediaStreamingStarted(e)
         | Event::MediaStreamingStopped(e)
         | Event::MediaStreamingFailed(e)
         | Event::TranscriptionStarted(e)
         | Event::TranscriptionUpdated(e)
         | Event::TranscriptionStopped(e)
-        | Event::TranscriptionFailed(e) => Some(&e.info),
+        | Event::TranscriptionFailed(e) => Some(&$($m)? e.info),
         Event::IncomingCall(_)
         | Event::CallStarted(_)
         | Event::CallEnded(_)
@@ -186,4 +186,16 @@ pub fn operation_info(event: &Event) -> Option<&OperationInfo> {
         | Event::ActionFailed(_)
         | Event::Unknown(_) => None,
     }
+    };
+}
+
+/// The operation information of a callback event, if it has one.
+#[must_use]
+pub fn operation_info(event: &Event) -> Option<&OperationInfo> {
+    operation_info_of!(event)
+}
+
+/// The same, to change (the host restores the plugin's own operation context).
+pub fn operation_info_mut(event: &mut Event) -> Option<&mut OperationInfo> {
+    operation_info_of!(event, mut)
 }

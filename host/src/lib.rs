@@ -15,6 +15,7 @@
 //!   callback authentication (JWT).
 //! - [`executor`]: per-call workers: events in order, plugin decisions, actions out,
 //!   action-failed, fallback.
+//! - [`metrics`]: the Prometheus metrics the host records and `/metrics` serves.
 //! - [`server`]: the app factory (`App::build` → `run_until_stopped`).
 //! - [`native`]: policies written in plain Rust: the IVR baseline for benchmarks and
 //!   equivalence tests, and the fallback for calls whose plugin failed.
@@ -29,6 +30,7 @@ pub mod config;
 pub mod contract;
 pub mod describe;
 pub mod executor;
+pub mod metrics;
 pub mod ingress;
 pub mod native;
 pub mod runtime;

@@ -1,7 +1,8 @@
 //! The app factory: settings in, a bound listener and everything it serves out.
 //! `App::build` → `local_addr()` → `run_until_stopped(shutdown)`; tests bind port 0.
 //! Shutdown stops accepting, lets in-flight events finish (up to the grace period),
-//! then returns.
+//! then returns; calls still going on the service are left there (the store issue
+//! hands them to another replica).
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -16,7 +17,7 @@ use crate::acs::{self, Credential, RetryPolicy};
 use crate::admission::Allowances;
 use crate::config::Settings;
 use crate::contract::ConfigEntry;
-use crate::executor::{Executor, Routes, TenantRuntime};
+use crate::executor::{Executor, ExecutorConfig, Routes, TenantRuntime};
 use crate::ingress::auth::CallbackAuth;
 use crate::ingress::http::{self, Ingress};
 use crate::runtime::{Runtime, RuntimeConfig};
@@ -109,8 +110,20 @@ impl App {
         );
 
         let tasks = TaskTracker::new();
-        let executor = Executor::new(client, public_url, tasks.clone());
-        let ingress = Arc::new(Ingress::new(executor.clone(), routes, auth));
+        let executor = Executor::new(
+            client,
+            ExecutorConfig {
+                public_url,
+                reorder_hold: Duration::from_millis(settings.server.reorder_hold_ms),
+            },
+            tasks.clone(),
+        );
+        let ingress = Arc::new(Ingress::new(
+            executor.clone(),
+            routes,
+            auth,
+            crate::metrics::install(),
+        ));
         Ok(Self {
             listener,
             router: http::router(ingress),
@@ -140,6 +153,8 @@ impl App {
         axum::serve(self.listener, self.router)
             .with_graceful_shutdown(shutdown)
             .await?;
+        // No more requests: each call finishes the events it accepted, then stops.
+        self.executor.close();
         self.tasks.close();
         if tokio::time::timeout(self.grace, self.tasks.wait())
             .await

@@ -28,6 +28,8 @@ pub struct Received {
     /// The service's time for the event, as sent.
     pub time: Option<String>,
     pub event: Event,
+    /// When the host had it (ingress sets it when the request arrived).
+    pub received_at: std::time::Instant,
 }
 
 /// Why a body is not events.
@@ -126,6 +128,7 @@ fn received(id: String, full_type: &str, data: &Value, time: Option<String>) -> 
         correlation_id: text(data, "correlationId"),
         time,
         event: parse_event(event_type, data),
+        received_at: std::time::Instant::now(),
     }
 }
 

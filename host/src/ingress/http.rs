@@ -1,7 +1,7 @@
 //! The HTTP surface the service talks to: `POST /eventgrid` (both Event Grid schemas,
 //! both validation handshakes, batches) and `POST /callbacks/{token}` (CloudEvents,
 //! JWT-authenticated; the token binds the callback to its tenant and call), plus
-//! `/healthz` and `/readyz`.
+//! `/healthz`, `/readyz` and `/metrics` (Prometheus text).
 
 use std::collections::{HashSet, VecDeque};
 use std::sync::{Arc, Mutex};
@@ -17,7 +17,8 @@ use serde_json::json;
 use super::auth::CallbackAuth;
 use crate::acs::events::{EventGridBody, parse_callbacks, parse_event_grid};
 use crate::contract::Event;
-use crate::executor::{Executor, Routes};
+use crate::executor::{Delivery, Executor, Routes};
+use crate::metrics;
 
 /// Largest body accepted (larger: 413).
 pub const MAX_BODY: usize = 1 << 20;
@@ -28,17 +29,24 @@ pub struct Ingress {
     pub executor: Executor,
     pub routes: Routes,
     pub auth: CallbackAuth,
+    prometheus: Option<metrics_exporter_prometheus::PrometheusHandle>,
     /// Recent IncomingCall event ids (Event Grid delivers at least once).
     seen: Mutex<(VecDeque<String>, HashSet<String>)>,
 }
 
 impl Ingress {
     #[must_use]
-    pub fn new(executor: Executor, routes: Routes, auth: CallbackAuth) -> Self {
+    pub fn new(
+        executor: Executor,
+        routes: Routes,
+        auth: CallbackAuth,
+        prometheus: Option<metrics_exporter_prometheus::PrometheusHandle>,
+    ) -> Self {
         Self {
             executor,
             routes,
             auth,
+            prometheus,
             seen: Mutex::new((VecDeque::new(), HashSet::new())),
         }
     }
@@ -68,8 +76,26 @@ pub fn router(ingress: Arc<Ingress>) -> Router {
         .route("/callbacks/{token}", post(callback))
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(|| async { "ready" }))
+        .route("/metrics", get(render_metrics))
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .with_state(ingress)
+}
+
+async fn render_metrics(State(ingress): State<Arc<Ingress>>) -> Response {
+    match &ingress.prometheus {
+        Some(handle) => (
+            [(
+                axum::http::header::CONTENT_TYPE,
+                "text/plain; version=0.0.4; charset=utf-8",
+            )],
+            handle.render(),
+        )
+            .into_response(),
+        None => problem(
+            StatusCode::NOT_FOUND,
+            "this process records metrics with another recorder",
+        ),
+    }
 }
 
 fn problem(status: StatusCode, message: impl Into<String>) -> Response {
@@ -77,6 +103,7 @@ fn problem(status: StatusCode, message: impl Into<String>) -> Response {
 }
 
 async fn event_grid(State(ingress): State<Arc<Ingress>>, body: Bytes) -> Response {
+    let arrived = std::time::Instant::now();
     let events = match parse_event_grid(&body) {
         Ok(EventGridBody::Validation { code }) => {
             return Json(json!({"validationResponse": code})).into_response();
@@ -84,7 +111,8 @@ async fn event_grid(State(ingress): State<Arc<Ingress>>, body: Bytes) -> Respons
         Ok(EventGridBody::Events(events)) => events,
         Err(e) => return problem(StatusCode::BAD_REQUEST, e.to_string()),
     };
-    for received in events {
+    for mut received in events {
+        received.received_at = arrived;
         if !ingress.first_time(&received.id) {
             continue;
         }
@@ -121,9 +149,14 @@ async fn callback(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    let arrived = std::time::Instant::now();
+    let rejected = |reason: &'static str| {
+        ::metrics::counter!(metrics::CALLBACKS_REJECTED, "reason" => reason).increment(1);
+    };
     let authorization = headers.get("authorization").and_then(|v| v.to_str().ok());
     if let Err(e) = ingress.auth.verify(authorization).await {
         tracing::warn!(error = %e, "ingress.callback.unauthorized");
+        rejected("unauthorized");
         return problem(
             StatusCode::UNAUTHORIZED,
             "the callback's bearer token is missing or not valid",
@@ -131,11 +164,21 @@ async fn callback(
     }
     let events = match parse_callbacks(&body) {
         Ok(events) => events,
-        Err(e) => return problem(StatusCode::BAD_REQUEST, e.to_string()),
+        Err(e) => {
+            rejected("malformed");
+            return problem(StatusCode::BAD_REQUEST, e.to_string());
+        }
     };
-    for received in events {
-        if !ingress.executor.deliver(&token, received) {
-            return problem(StatusCode::NOT_FOUND, "no such call");
+    for mut received in events {
+        received.received_at = arrived;
+        match ingress.executor.deliver(&token, received) {
+            Delivery::Accepted | Delivery::Duplicate => {}
+            // Late events of a call that ended need no redelivery.
+            Delivery::Ended => tracing::debug!("ingress.callback.after_end"),
+            Delivery::Unknown => {
+                rejected("unknown-call");
+                return problem(StatusCode::NOT_FOUND, "no such call");
+            }
         }
     }
     StatusCode::OK.into_response()
