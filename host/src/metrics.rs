@@ -38,8 +38,8 @@ pub const ACTIVE_CALLS: &str = "switchboard_active_calls";
 
 /// Buckets (seconds) for plugin and host-overhead times: 10 µs to 1 s.
 const FAST_BUCKETS: &[f64] = &[
-    0.000_01, 0.000_025, 0.000_05, 0.000_1, 0.000_25, 0.000_5, 0.001, 0.002_5, 0.005, 0.01,
-    0.025, 0.05, 0.1, 0.25, 1.0,
+    0.000_01, 0.000_025, 0.000_05, 0.000_1, 0.000_25, 0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.025,
+    0.05, 0.1, 0.25, 1.0,
 ];
 /// Buckets (seconds) for REST actions, retries included: 1 ms to 30 s.
 const ACTION_BUCKETS: &[f64] = &[
@@ -54,10 +54,7 @@ pub fn install() -> Option<PrometheusHandle> {
     HANDLE
         .get_or_init(|| {
             let recorder = PrometheusBuilder::new()
-                .set_buckets_for_metric(
-                    Matcher::Full(INVOCATION_SECONDS.into()),
-                    FAST_BUCKETS,
-                )
+                .set_buckets_for_metric(Matcher::Full(INVOCATION_SECONDS.into()), FAST_BUCKETS)
                 .and_then(|b| {
                     b.set_buckets_for_metric(
                         Matcher::Full(EVENT_OVERHEAD_SECONDS.into()),
@@ -80,10 +77,7 @@ pub fn install() -> Option<PrometheusHandle> {
 fn describe() {
     use metrics::{Unit, describe_counter, describe_gauge, describe_histogram};
     describe_counter!(EVENTS, "Events accepted for a call, by tenant and type.");
-    describe_counter!(
-        EVENTS_DUPLICATE,
-        "Redelivered events (same id) dropped."
-    );
+    describe_counter!(EVENTS_DUPLICATE, "Redelivered events (same id) dropped.");
     describe_counter!(
         EVENTS_HELD,
         "Events held back until the event they follow arrived."
@@ -97,7 +91,10 @@ fn describe() {
         "REST action latency, retries included."
     );
     describe_counter!(ACTION_RETRIES, "REST attempts beyond the first.");
-    describe_counter!(FALLBACKS, "Calls put in fallback because their plugin failed.");
+    describe_counter!(
+        FALLBACKS,
+        "Calls put in fallback because their plugin failed."
+    );
     describe_histogram!(
         EVENT_OVERHEAD_SECONDS,
         Unit::Seconds,

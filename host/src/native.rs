@@ -155,9 +155,14 @@ pub const FALLBACK_CONTEXT: &str = "switchboard:fallback";
 /// The default fallback of a tenant whose plugin failed on a call: reject a ringing
 /// call; on a connected one, apologise, then end the call when the apology has been
 /// played (or could not be). Once a call is in fallback, the host sends its events
-/// here instead of to the plugin.
+/// here instead of to the plugin; `apologised` says the apology was already sent (one
+/// is enough, whatever else happens on the call meanwhile).
 #[must_use]
-pub fn fallback(event: &Event, state: crate::contract::CallState) -> Vec<ActionRequest> {
+pub fn fallback(
+    event: &Event,
+    state: crate::contract::CallState,
+    apologised: bool,
+) -> Vec<ActionRequest> {
     use crate::contract::{CallState, RejectReason};
     let live = !matches!(state, CallState::Disconnected | CallState::Disconnecting);
     match event {
@@ -185,7 +190,7 @@ pub fn fallback(event: &Event, state: crate::contract::CallState) -> Vec<ActionR
             }]
         }
         Event::CallDisconnected(_) | Event::CallEnded(_) => vec![],
-        _ if live && matches!(state, CallState::Connected) => {
+        _ if !apologised && matches!(state, CallState::Connected) => {
             vec![tagged(
                 Action::Play(Play {
                     sources: vec![text("We are sorry, something went wrong. Goodbye.")],
@@ -213,10 +218,14 @@ mod tests {
     #[test]
     fn fallback_rejects_ringing_calls_and_apologises_then_ends_connected_ones() {
         assert_eq!(
-            kinds(&fallback(&scenario::incoming_call(), CallState::Unknown)),
+            kinds(&fallback(
+                &scenario::incoming_call(),
+                CallState::Unknown,
+                false
+            )),
             ["reject"]
         );
-        let apology = fallback(&scenario::silence(), CallState::Connected);
+        let apology = fallback(&scenario::silence(), CallState::Connected, false);
         assert_eq!(kinds(&apology), ["play"]);
         assert_eq!(
             apology[0].operation_context.as_deref(),
@@ -224,7 +233,7 @@ mod tests {
         );
         let played = Event::PlayCompleted(scenario::info(Some(FALLBACK_CONTEXT), 200, 0, ""));
         assert_eq!(
-            kinds(&fallback(&played, CallState::Connected)),
+            kinds(&fallback(&played, CallState::Connected, true)),
             ["terminate"]
         );
         let failed = Event::PlayFailed(MediaFailure {
@@ -232,14 +241,19 @@ mod tests {
             failed_play_source_index: Some(0),
         });
         assert_eq!(
-            kinds(&fallback(&failed, CallState::Connected)),
+            kinds(&fallback(&failed, CallState::Connected, true)),
             ["terminate"]
         );
         // The plugin's own plays are not the fallback's; ended calls get nothing.
         let other = Event::PlayCompleted(scenario::info(Some("goodbye"), 200, 0, ""));
-        assert_eq!(kinds(&fallback(&other, CallState::Connected)), ["play"]);
+        assert_eq!(
+            kinds(&fallback(&other, CallState::Connected, false)),
+            ["play"]
+        );
+        // One apology: later events while it plays get nothing.
+        assert!(fallback(&other, CallState::Connected, true).is_empty());
         let ended = Event::CallDisconnected(scenario::info(None, 200, 7000, ""));
-        assert!(fallback(&ended, CallState::Disconnected).is_empty());
-        assert!(fallback(&scenario::silence(), CallState::Disconnected).is_empty());
+        assert!(fallback(&ended, CallState::Disconnected, false).is_empty());
+        assert!(fallback(&scenario::silence(), CallState::Disconnected, false).is_empty());
     }
 }

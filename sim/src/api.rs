@@ -407,7 +407,7 @@ pub async fn calling(
         Err((op, error)) => {
             if let Some(server_call_id) = op.as_ref().and_then(|op| server_call_of(&sim, op)) {
                 let mut world = sim.world();
-                let detail = json!({"status": error.status.as_u16(), "error": error.body()});
+                let detail = json!({"status": error.status.as_u16(), "error": error.body(), "effect": error.after_effect});
                 sim.record(
                     &mut world,
                     &server_call_id,
@@ -478,6 +478,7 @@ fn handle_inner(
                     format!("Injected fault: {status}."),
                 );
                 error.retry_after = retry_after;
+                error.after_effect = after_effect;
                 if after_effect {
                     failure_after_effect = Some(error);
                 } else {

@@ -15,6 +15,8 @@ pub struct ApiError {
     pub message: String,
     /// Seconds, for 429/503 answers.
     pub retry_after: Option<u64>,
+    /// An injected failure answered after the operation took effect.
+    pub after_effect: bool,
 }
 
 impl ApiError {
@@ -24,6 +26,7 @@ impl ApiError {
             code: code.into(),
             message: message.into(),
             retry_after: None,
+            after_effect: false,
         }
     }
 

@@ -203,7 +203,9 @@ fn ended(timeline: &[Entry]) -> bool {
         .any(|e| e.kind == "state" && e.name == "Ended")
 }
 
-/// The operations an application made on a call that count against its script.
+/// The operations an application made on a call that count against its script:
+/// those that took effect (a replay of a repeated request is not a second effect; an
+/// injected failure after the effect is one).
 #[must_use]
 pub fn made(timeline: &[Entry]) -> Vec<String> {
     timeline
@@ -211,8 +213,9 @@ pub fn made(timeline: &[Entry]) -> Vec<String> {
         .filter(|e| e.kind == "request" && !e.name.starts_with("Get"))
         .filter(|e| {
             let detail = e.detail();
-            detail["status"].as_u64().is_some_and(|s| s < 400)
-                && !detail["replayed"].as_bool().unwrap_or(false)
+            let succeeded = detail["status"].as_u64().is_some_and(|s| s < 400)
+                && !detail["replayed"].as_bool().unwrap_or(false);
+            succeeded || detail["effect"] == true
         })
         .map(|e| e.name.clone())
         .collect()

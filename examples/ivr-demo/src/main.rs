@@ -3,15 +3,8 @@
 //! answers and runs the Rust IVR plugin; the scripted callers press keys, stay silent,
 //! hang up. Prints each call's timeline as the simulator saw it, then pass/fail.
 
-use std::path::{Path, PathBuf};
-use std::time::Duration;
-
-use anyhow::Context as _;
-use serde_json::{Value, json};
-use switchboard::config::Settings;
-use switchboard::server::App;
-use switchboard_sim::script::Scenario;
-use switchboard_sim::{Listen, SimConfig};
+use serde_json::Value;
+use switchboard_e2e::{StackBuilder, ivr_scripts, workspace_root};
 
 const TIME_SCALE: f64 = 20.0;
 
@@ -22,101 +15,31 @@ async fn main() -> anyhow::Result<()> {
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
         )
         .init();
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let work = root.join("target/demo");
-    std::fs::create_dir_all(&work)?;
 
-    let sim = switchboard_sim::start(
-        SimConfig {
-            time_scale: TIME_SCALE,
-            ..SimConfig::default()
-        },
-        Listen::default(),
-    )
-    .await?;
-    let ca = work.join("sim-ca.pem");
-    std::fs::write(&ca, &sim.ca_pem)?;
-    let plugin = root.join("target/wasm32-wasip2/guest/switchboard_ivr.wasm");
-    anyhow::ensure!(
-        plugin.exists(),
-        "{} is missing: build it with `make guests`",
-        plugin.display()
-    );
-    let settings = Settings::from_toml(&format!(
-        r#"
-        [server]
-        listen = "127.0.0.1:0"
-        [acs]
-        connection_string = "{connection}"
-        audience = "{audience}"
-        openid_configuration = "{base}/calling/.well-known/acsopenidconfiguration"
-        ca_file = "{ca}"
-        [runtime]
-        cache_dir = "{cache}"
-        [[tenant]]
-        id = "acme"
-        plugin = "{plugin}"
-        numbers = ["+18005550100"]
-        config = {{ agent_phone = "+15550001111" }}
-        "#,
-        connection = sim.connection_string(),
-        audience = sim.sim.config.resource_id,
-        base = sim.sim.base_url(),
-        ca = ca.display(),
-        cache = work.join("cache").display(),
-        plugin = plugin.display(),
-    ))?;
-    let app = App::build(settings).await.context("starting the host")?;
-    let host = app.local_addr()?;
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let serving = tokio::spawn(app.run_until_stopped(async move {
-        let _ = stopped.await;
-    }));
+    let mut builder = StackBuilder::ivr()?;
+    builder.sim.time_scale = TIME_SCALE;
+    builder.work_dir = Some(workspace_root().join("target/demo"));
+    let plugin = builder.tenants[0].plugin.clone();
+    let mut stack = builder.start().await?;
     println!(
         "simulator  {}  (HTTPS {}, time ×{TIME_SCALE})",
-        sim.http_url(),
-        sim.https.map(|a| a.to_string()).unwrap_or_default()
+        stack.sim.http_url(),
+        stack.sim.https.map(|a| a.to_string()).unwrap_or_default()
     );
     println!(
-        "host       http://{host}  tenant acme → +18005550100 → {}",
+        "host       http://{}  tenant acme → +18005550100 → {}",
+        stack.host,
         plugin.display()
     );
 
-    let http = reqwest::Client::new();
-    let subscribed = http
-        .post(format!("{}/sim/subscriptions", sim.http_url()))
-        .json(&json!({"endpoint": format!("http://{host}/eventgrid")}))
-        .send()
-        .await?;
-    anyhow::ensure!(
-        subscribed.status() == 201,
-        "Event Grid subscription refused: {}",
-        subscribed.text().await?
-    );
-
-    let scripts = scripts(&root.join("sim/scenarios/ivr"))?;
+    let scripts = ivr_scripts()?;
     for caller in &scripts {
-        let placed = http
-            .post(format!("{}/sim/calls", sim.http_url()))
-            .json(&json!({"caller": caller}))
-            .send()
-            .await?;
-        anyhow::ensure!(
-            placed.status() == 201,
-            "placing {}: {}",
-            caller.name,
-            placed.text().await?
-        );
+        stack.place(caller).await?;
     }
-    let report = wait_for_report(&http, &sim.http_url(), scripts.len()).await?;
+    let report = stack.report_when_ended(scripts.len()).await?;
     for call in report["calls"].as_array().into_iter().flatten() {
         let id = call["serverCallId"].as_str().unwrap_or_default();
-        let detail: Value = http
-            .get(format!("{}/sim/calls/{id}", sim.http_url()))
-            .send()
-            .await?
-            .json()
-            .await?;
+        let detail = stack.sim_get(&format!("calls/{id}")).await?;
         print_timeline(call, &detail);
     }
     let (passed, total) = (
@@ -124,45 +47,13 @@ async fn main() -> anyhow::Result<()> {
         report["total"].as_u64().unwrap_or(0),
     );
     println!("\n{passed}/{total} caller scripts ended as ivr.md expects");
-    let _ = stop.send(());
-    serving.await??;
+    stack.stop_host().await?;
     anyhow::ensure!(
         passed == total && total > 0,
         "{} script(s) failed",
         total - passed
     );
     Ok(())
-}
-
-fn scripts(dir: &Path) -> anyhow::Result<Vec<switchboard_sim::script::Caller>> {
-    let mut paths: Vec<_> = std::fs::read_dir(dir)?
-        .map(|e| e.map(|e| e.path()))
-        .collect::<Result<_, _>>()?;
-    paths.sort();
-    let mut callers = Vec::new();
-    for path in paths {
-        callers.extend(Scenario::load(&path)?.callers);
-    }
-    Ok(callers)
-}
-
-async fn wait_for_report(http: &reqwest::Client, sim: &str, calls: usize) -> anyhow::Result<Value> {
-    for _ in 0..1200 {
-        let report: Value = http
-            .get(format!("{sim}/sim/report"))
-            .send()
-            .await?
-            .json()
-            .await?;
-        let ended = report["calls"]
-            .as_array()
-            .map_or(0, |c| c.iter().filter(|c| c["ended"] == true).count());
-        if ended >= calls {
-            return Ok(report);
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    anyhow::bail!("the calls did not end within a minute")
 }
 
 /// One line per thing that happened on the call, in simulated seconds.

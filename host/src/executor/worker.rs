@@ -29,6 +29,8 @@ pub(super) struct Worker {
     /// The plugin's per-call state.
     state: Vec<u8>,
     in_fallback: bool,
+    /// The fallback's apology went out.
+    apologised: bool,
     sequencer: Sequencer,
     /// The sequence number of the participant list in `snapshot` (the service's
     /// numbers increase; an older list arriving late is not applied).
@@ -70,6 +72,7 @@ impl Worker {
             },
             state: Vec::new(),
             in_fallback: false,
+            apologised: false,
             sequencer: Sequencer::new(hold),
             participants_seq: None,
         }
@@ -168,20 +171,26 @@ impl Worker {
     /// Decides (plugin or fallback) and runs the actions for one event.
     async fn handle(&mut self, event: Event, received_at: Option<Instant>, depth: u32) {
         let was_fallback = self.in_fallback;
-        let actions = if self.in_fallback {
-            native::fallback(&event, self.snapshot.state)
-        } else {
-            match self.decide(&event).await {
-                Some(actions) => actions,
-                None => {
-                    self.in_fallback = true;
-                    native::fallback(&event, self.snapshot.state)
-                }
-            }
+        let actions = match self.in_fallback {
+            false => self.decide(&event).await,
+            true => None,
         };
+        let actions = actions.unwrap_or_else(|| {
+            self.in_fallback = true;
+            let actions = native::fallback(&event, self.snapshot.state, self.apologised);
+            self.apologised |= actions.iter().any(|a| matches!(a.action, Action::Play(_)));
+            actions
+        });
         let ran = self.carry_out(&event, &actions, received_at).await;
         let span = tracing::Span::current();
-        span.record("outcome", if self.in_fallback { "fallback" } else { "plugin" });
+        span.record(
+            "outcome",
+            if self.in_fallback {
+                "fallback"
+            } else {
+                "plugin"
+            },
+        );
         span.record("actions", ran.actions.len());
         self.record(&event, was_fallback || self.in_fallback, &ran);
         if let Some(failed) = ran.failed
@@ -203,7 +212,10 @@ impl Worker {
             event: event.name().to_owned(),
             fallback,
             actions: ran.actions.clone(),
-            failed: ran.failed.as_ref().map(|f| format!("{}: {}", f.code, f.message)),
+            failed: ran
+                .failed
+                .as_ref()
+                .map(|f| format!("{}: {}", f.code, f.message)),
         });
     }
 

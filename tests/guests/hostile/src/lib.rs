@@ -16,6 +16,10 @@
 //! | `env` | reads `PATH` (set in every host process) | plugin error `denied: …` |
 //! | `file` | reads `/etc/passwd` and lists `/` | plugin error `denied: …` |
 //! | `socket` | connects to 127.0.0.1:5432 | plugin error `denied: …` |
+//!
+//! With `misbehave_on = "CallConnected"` (or another event name) the guest behaves
+//! until that event (answers the incoming call, does nothing else), then misbehaves:
+//! how the fallback of a connected call is tested.
 
 use std::hint::black_box;
 
@@ -30,11 +34,17 @@ impl Policy for Hostile {
     type State = Vec<u8>;
 
     fn handle(
-        _event: Event,
+        event: Event,
         ctx: &Context,
         state: &mut Vec<u8>,
     ) -> Result<Vec<ActionRequest>, PluginError> {
-        match ctx.config("mode").unwrap_or("ok") {
+        let mode = match ctx.config("misbehave_on") {
+            Some(on) if on != name(&event) => "ok",
+            _ => ctx.config("mode").unwrap_or("ok"),
+        };
+        match mode {
+            "ok" if matches!(event, Event::IncomingCall(_)) => Ok(vec![act::answer()]),
+            "ok" if ctx.config("misbehave_on").is_some() => Ok(vec![]),
             "ok" => Ok(vec![act::answer()]),
             "loop" => {
                 let mut n = 0u64;
@@ -109,3 +119,17 @@ fn recurse(depth: u64) -> u64 {
 }
 
 export_policy!(Hostile);
+
+/// The service's name of the events `misbehave_on` may name.
+fn name(event: &Event) -> &'static str {
+    match event {
+        Event::IncomingCall(_) => "IncomingCall",
+        Event::CallConnected(_) => "CallConnected",
+        Event::ParticipantsUpdated(_) => "ParticipantsUpdated",
+        Event::PlayCompleted(_) => "PlayCompleted",
+        Event::RecognizeCompleted(_) => "RecognizeCompleted",
+        Event::RecognizeFailed(_) => "RecognizeFailed",
+        Event::CallDisconnected(_) => "CallDisconnected",
+        _ => "other",
+    }
+}

@@ -1,0 +1,385 @@
+//! The simulator and the host wired together on loopback, as the end-to-end tests, the
+//! demo and the host load benchmark use them.
+//!
+//! [`StackBuilder`] starts the simulator (HTTP + HTTPS, its CA written to a temporary
+//! directory), then the host configured against it (connection string, callback JWT
+//! audience and OpenID configuration, the CA), with the tenants asked for, and
+//! subscribes the host to the simulator's Event Grid. [`Stack`] has what a test needs:
+//! both addresses, the host's executor (its journal), and a graceful stop.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::Context as _;
+use serde_json::{Value, json};
+use switchboard::config::Settings;
+use switchboard::executor::Executor;
+use switchboard::server::App;
+use switchboard_sim::script::{Caller, Scenario};
+use switchboard_sim::{Listen, SimConfig};
+
+/// Where `make guests` puts the components (`SWITCHBOARD_GUESTS_DIR` overrides).
+#[must_use]
+pub fn guests_dir() -> PathBuf {
+    std::env::var_os("SWITCHBOARD_GUESTS_DIR").map_or_else(
+        || workspace_root().join("target/wasm32-wasip2/guest"),
+        PathBuf::from,
+    )
+}
+
+/// A guest component by crate name (`switchboard_ivr`, `hostile_guest`).
+pub fn guest(name: &str) -> anyhow::Result<PathBuf> {
+    let path = guests_dir().join(format!("{name}.wasm"));
+    anyhow::ensure!(
+        path.exists(),
+        "guest component {} is missing: build the guests first with `make guests`",
+        path.display()
+    );
+    Ok(path)
+}
+
+#[must_use]
+pub fn workspace_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// The `ivr.md` caller scripts (`sim/scenarios/ivr/*.toml`), by file name order.
+pub fn ivr_scripts() -> anyhow::Result<Vec<Caller>> {
+    let dir = workspace_root().join("sim/scenarios/ivr");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .with_context(|| format!("reading {}", dir.display()))?
+        .map(|e| e.map(|e| e.path()))
+        .collect::<Result<_, _>>()?;
+    files.sort();
+    let mut callers = Vec::new();
+    for file in files {
+        callers.extend(Scenario::load(&file)?.callers);
+    }
+    Ok(callers)
+}
+
+/// One `ivr.md` caller script by name.
+pub fn ivr_script(name: &str) -> anyhow::Result<Caller> {
+    ivr_scripts()?
+        .into_iter()
+        .find(|c| c.name == name)
+        .with_context(|| format!("no ivr.md caller script named `{name}`"))
+}
+
+/// A tenant of the host.
+#[derive(Debug, Clone)]
+pub struct TenantSpec {
+    pub id: String,
+    pub plugin: PathBuf,
+    pub numbers: Vec<String>,
+    pub config: BTreeMap<String, String>,
+}
+
+impl TenantSpec {
+    /// The reference IVR tenant `acme`: +18005550100, agent +15550001111.
+    pub fn ivr() -> anyhow::Result<Self> {
+        Ok(Self {
+            id: "acme".into(),
+            plugin: guest("switchboard_ivr")?,
+            numbers: vec!["+18005550100".into()],
+            config: BTreeMap::from([("agent_phone".into(), "+15550001111".into())]),
+        })
+    }
+
+    /// A tenant running the hostile guest in `mode` (`loop`, `memory`, `panic`…).
+    pub fn hostile(id: &str, number: &str, mode: &str) -> anyhow::Result<Self> {
+        Ok(Self {
+            id: id.into(),
+            plugin: guest("hostile_guest")?,
+            numbers: vec![number.into()],
+            config: BTreeMap::from([("mode".into(), mode.into())]),
+        })
+    }
+}
+
+/// How to start the stack.
+#[derive(Debug, Clone)]
+pub struct StackBuilder {
+    pub sim: SimConfig,
+    pub tenants: Vec<TenantSpec>,
+    /// Extra host settings, as TOML tables merged over the generated ones
+    /// (e.g. `[server] reorder_hold_ms = 300`).
+    pub host_toml: String,
+    /// Where the host's cache and the CA go; a temporary directory if unset.
+    pub work_dir: Option<PathBuf>,
+}
+
+impl StackBuilder {
+    /// The IVR tenant, simulated time ×50.
+    pub fn ivr() -> anyhow::Result<Self> {
+        Ok(Self {
+            sim: SimConfig {
+                time_scale: 50.0,
+                ..SimConfig::default()
+            },
+            tenants: vec![TenantSpec::ivr()?],
+            host_toml: String::new(),
+            work_dir: None,
+        })
+    }
+
+    #[must_use]
+    pub fn tenant(mut self, tenant: TenantSpec) -> Self {
+        self.tenants.push(tenant);
+        self
+    }
+
+    #[must_use]
+    pub fn host_toml(mut self, toml: &str) -> Self {
+        self.host_toml.push_str(toml);
+        self.host_toml.push('\n');
+        self
+    }
+
+    /// The host's settings for a running simulator.
+    pub fn settings(&self, sim: &switchboard_sim::Running, dir: &Path) -> anyhow::Result<Settings> {
+        let ca = dir.join("sim-ca.pem");
+        std::fs::write(&ca, &sim.ca_pem).context("writing the simulator's CA")?;
+        let mut doc: toml::Table = toml::from_str(&format!(
+            r#"
+            [server]
+            listen = "127.0.0.1:0"
+            [acs]
+            connection_string = "{connection}"
+            audience = "{audience}"
+            openid_configuration = "{base}/calling/.well-known/acsopenidconfiguration"
+            ca_file = "{ca}"
+            [runtime]
+            cache_dir = "{cache}"
+            "#,
+            connection = sim.connection_string(),
+            audience = sim.sim.config.resource_id,
+            base = sim.sim.base_url(),
+            ca = ca.display(),
+            cache = dir.join("cache").display(),
+        ))?;
+        let extra: toml::Table = toml::from_str(&self.host_toml).context("host_toml")?;
+        for (key, value) in extra {
+            match (doc.get_mut(&key), value) {
+                (Some(toml::Value::Table(table)), toml::Value::Table(more)) => table.extend(more),
+                (_, value) => {
+                    doc.insert(key, value);
+                }
+            }
+        }
+        let tenants = self
+            .tenants
+            .iter()
+            .map(|t| {
+                let mut table = toml::Table::new();
+                table.insert("id".into(), t.id.clone().into());
+                table.insert("plugin".into(), t.plugin.display().to_string().into());
+                table.insert(
+                    "numbers".into(),
+                    toml::Value::Array(t.numbers.iter().map(|n| n.clone().into()).collect()),
+                );
+                table.insert(
+                    "config".into(),
+                    toml::Value::Table(
+                        t.config
+                            .iter()
+                            .map(|(k, v)| (k.clone(), v.clone().into()))
+                            .collect(),
+                    ),
+                );
+                toml::Value::Table(table)
+            })
+            .collect();
+        doc.insert("tenant".into(), toml::Value::Array(tenants));
+        Ok(Settings::from_toml(&doc.to_string())?)
+    }
+
+    /// Starts the simulator, then the host, and subscribes the host to Event Grid.
+    pub async fn start(self) -> anyhow::Result<Stack> {
+        let sim = switchboard_sim::start(self.sim.clone(), Listen::default()).await?;
+        let (dir, temp) = match &self.work_dir {
+            Some(dir) => {
+                std::fs::create_dir_all(dir)?;
+                (dir.clone(), None)
+            }
+            None => {
+                let temp = tempfile::tempdir()?;
+                (temp.path().to_owned(), Some(temp))
+            }
+        };
+        let app = App::build(self.settings(&sim, &dir)?)
+            .await
+            .context("starting the host")?;
+        let host = app.local_addr()?;
+        let executor = app.executor().clone();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let serving = tokio::spawn(app.run_until_stopped(async move {
+            let _ = stopped.await;
+        }));
+        let stack = Stack {
+            sim,
+            host,
+            executor,
+            http: reqwest::Client::new(),
+            stop: Some(stop),
+            serving: Some(serving),
+            _dir: temp,
+        };
+        stack
+            .sim_post(
+                "subscriptions",
+                &json!({"endpoint": format!("http://{host}/eventgrid")}),
+            )
+            .await
+            .context("subscribing the host to Event Grid")?;
+        Ok(stack)
+    }
+}
+
+/// The simulator and the host, running.
+#[derive(Debug)]
+pub struct Stack {
+    pub sim: switchboard_sim::Running,
+    pub host: SocketAddr,
+    pub executor: Executor,
+    pub http: reqwest::Client,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    serving: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
+    _dir: Option<tempfile::TempDir>,
+}
+
+impl Stack {
+    /// The simulator's own API: `POST /sim/{path}` with a JSON body; the answer's JSON.
+    pub async fn sim_post(&self, path: &str, body: &Value) -> anyhow::Result<Value> {
+        let response = self
+            .http
+            .post(format!("{}/sim/{path}", self.sim.http_url()))
+            .json(body)
+            .send()
+            .await?;
+        let status = response.status();
+        let body: Value = response.json().await.unwrap_or(Value::Null);
+        anyhow::ensure!(status.is_success(), "POST /sim/{path}: {status} {body}");
+        Ok(body)
+    }
+
+    /// `GET /sim/{path}`.
+    pub async fn sim_get(&self, path: &str) -> anyhow::Result<Value> {
+        let response = self
+            .http
+            .get(format!("{}/sim/{path}", self.sim.http_url()))
+            .send()
+            .await?;
+        let status = response.status();
+        let body: Value = response.json().await.unwrap_or(Value::Null);
+        anyhow::ensure!(status.is_success(), "GET /sim/{path}: {status} {body}");
+        Ok(body)
+    }
+
+    /// Rings the host with a scripted caller; the call's `serverCallId`.
+    pub async fn place(&self, caller: &Caller) -> anyhow::Result<String> {
+        let placed = self.sim_post("calls", &json!({ "caller": caller })).await?;
+        placed["serverCallId"]
+            .as_str()
+            .map(str::to_owned)
+            .with_context(|| format!("no serverCallId in {placed}"))
+    }
+
+    /// A fault rule (`POST /sim/faults`).
+    pub async fn fault(&self, rule: Value) -> anyhow::Result<()> {
+        self.sim_post("faults", &rule).await.map(drop)
+    }
+
+    /// The simulator's report once at least `calls` calls ended (60 s at most).
+    pub async fn report_when_ended(&self, calls: usize) -> anyhow::Result<Value> {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+        loop {
+            let report = self.sim_get("report").await?;
+            let ended = report["calls"]
+                .as_array()
+                .map_or(0, |c| c.iter().filter(|c| c["ended"] == true).count());
+            if ended >= calls {
+                return Ok(report);
+            }
+            anyhow::ensure!(
+                tokio::time::Instant::now() < deadline,
+                "{ended} of {calls} calls ended in 60 s: {report:#}"
+            );
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+    }
+
+    /// Waits until the simulator shows the call over (ended, rejected or redirected;
+    /// 20 s at most); its timeline.
+    pub async fn ended(&self, server_call_id: &str) -> anyhow::Result<Vec<Value>> {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+        loop {
+            let timeline = self.timeline(server_call_id).await?;
+            if timeline.iter().any(|e| {
+                e["kind"] == "state"
+                    && ["Ended", "Rejected", "Redirected"]
+                        .contains(&e["name"].as_str().unwrap_or_default())
+            }) {
+                return Ok(timeline);
+            }
+            anyhow::ensure!(
+                tokio::time::Instant::now() < deadline,
+                "call {server_call_id} did not end in 20 s: {timeline:#?}"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// A call's timeline as the simulator recorded it.
+    pub async fn timeline(&self, server_call_id: &str) -> anyhow::Result<Vec<Value>> {
+        let call = self.sim_get(&format!("calls/{server_call_id}")).await?;
+        call["timeline"]
+            .as_array()
+            .cloned()
+            .with_context(|| format!("no timeline in {call}"))
+    }
+
+    /// The names of the REST operations the host made on a call, in order, with
+    /// their status (`TransferToParticipant 202`).
+    pub async fn operations(&self, server_call_id: &str) -> anyhow::Result<Vec<String>> {
+        Ok(self
+            .timeline(server_call_id)
+            .await?
+            .iter()
+            .filter(|e| e["kind"] == "request")
+            .map(|e| {
+                format!(
+                    "{} {}",
+                    e["name"].as_str().unwrap_or("?"),
+                    e["detail"]["status"]
+                )
+            })
+            .collect())
+    }
+
+    /// The host's `/metrics` text.
+    pub async fn metrics(&self) -> anyhow::Result<String> {
+        Ok(self
+            .http
+            .get(format!("http://{}/metrics", self.host))
+            .send()
+            .await?
+            .error_for_status()?
+            .text()
+            .await?)
+    }
+
+    /// Stops the host gracefully (accepted events finish) and waits for it; the
+    /// simulator keeps running.
+    pub async fn stop_host(&mut self) -> anyhow::Result<()> {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        match self.serving.take() {
+            Some(serving) => serving.await?,
+            None => Ok(()),
+        }
+    }
+}
