@@ -80,8 +80,10 @@ async fn bad_tokens_are_refused() {
         Err(AuthError::Invalid(_))
     ));
 
-    // A valid token with one signature byte changed.
+    // A valid token with one signature byte changed, after the genuine one passed
+    // (and was remembered as verified).
     let good = signer.token(SystemTime::now());
+    assert_eq!(auth.verify(Some(&format!("Bearer {good}"))).await, Ok(()));
     let (head, signature) = good.rsplit_once('.').expect("jwt");
     let flipped = if signature.starts_with('A') { "B" } else { "A" };
     let tampered = format!("{head}.{flipped}{}", &signature[1..]);

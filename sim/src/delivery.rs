@@ -135,7 +135,7 @@ async fn deliver_callback(sim: &Arc<Sim>, outgoing: &Outgoing) {
     let attempts = sim.config.callback_attempts.max(1);
     for attempt in 1..=attempts {
         let sent_ms = sim.elapsed_ms();
-        let token = sim.signer.token(SystemTime::now());
+        let token = sim.signer.current(SystemTime::now());
         let result = sim
             .http
             .post(&outgoing.url)

@@ -2,7 +2,8 @@
 //! them: an OpenID configuration and a JWKS, served like the service's
 //! (`/calling/.well-known/acsopenidconfiguration`, `/calling/keys`).
 //!
-//! Tokens are RS256 JWTs, one per delivery, valid 5 minutes, issued by
+//! Tokens are RS256 JWTs valid 5 minutes, one reused for the deliveries of a minute
+//! (RSA signing costs a millisecond; the service's tokens are reused too), issued by
 //! `https://acscallautomation.communication.azure.com` for the audience of the
 //! resource's immutable id (NOTES.md §8), so receivers validate them exactly as they
 //! validate the service's.
@@ -23,6 +24,8 @@ use sha2::{Digest, Sha256};
 pub const ISSUER: &str = "https://acscallautomation.communication.azure.com";
 /// How long a callback token is valid.
 pub const LIFETIME: Duration = Duration::from_secs(300);
+/// How long one token is used for deliveries (well within its lifetime).
+pub const REISSUE_AFTER: Duration = Duration::from_secs(60);
 
 /// Signs callback tokens.
 pub struct TokenSigner {
@@ -31,6 +34,8 @@ pub struct TokenSigner {
     jwk: Value,
     issuer: String,
     audience: String,
+    /// The token deliveries use now, and when it was issued.
+    current: std::sync::Mutex<Option<(SystemTime, String)>>,
 }
 
 impl std::fmt::Debug for TokenSigner {
@@ -73,6 +78,7 @@ impl TokenSigner {
             jwk,
             issuer: issuer.to_owned(),
             audience: audience.to_owned(),
+            current: std::sync::Mutex::new(None),
         }
     }
 
@@ -87,7 +93,31 @@ impl TokenSigner {
         &self.kid
     }
 
-    /// A token for one callback delivery.
+    /// The token for a callback delivery: the current one while it is younger than
+    /// [`REISSUE_AFTER`], else a new one.
+    #[must_use]
+    pub fn current(&self, now: SystemTime) -> String {
+        let mut current = self
+            .current
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        match &*current {
+            Some((issued, token))
+                if now
+                    .duration_since(*issued)
+                    .is_ok_and(|age| age < REISSUE_AFTER) =>
+            {
+                token.clone()
+            }
+            _ => {
+                let token = self.token(now);
+                *current = Some((now, token.clone()));
+                token
+            }
+        }
+    }
+
+    /// A new token.
     #[must_use]
     pub fn token(&self, now: SystemTime) -> String {
         let iat = now.duration_since(UNIX_EPOCH).unwrap_or_default().as_secs();

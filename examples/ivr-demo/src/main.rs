@@ -4,6 +4,7 @@
 //! hang up. Prints each call's timeline as the simulator saw it, then pass/fail.
 
 use serde_json::Value;
+use switchboard::executor::tags;
 use switchboard_e2e::{StackBuilder, ivr_scripts, workspace_root};
 
 const TIME_SCALE: f64 = 20.0;
@@ -81,10 +82,7 @@ fn print_timeline(call: &Value, detail: &Value) {
         let line = match e["kind"].as_str() {
             Some("request") => {
                 let body = &d["body"];
-                let context = body["operationContext"]
-                    .as_str()
-                    .map(|c| format!(" [{c}]"))
-                    .unwrap_or_default();
+                let context = context(&body["operationContext"]);
                 let what = body["playSources"][0]["text"]["text"]
                     .as_str()
                     .or_else(|| body["playPrompts"][0]["text"]["text"].as_str())
@@ -99,10 +97,7 @@ fn print_timeline(call: &Value, detail: &Value) {
             }
             Some("event") => {
                 let data = &d["data"];
-                let context = data["operationContext"]
-                    .as_str()
-                    .map(|c| format!(" [{c}]"))
-                    .unwrap_or_default();
+                let context = context(&data["operationContext"]);
                 let result = &data["resultInformation"];
                 let code = if result.is_object() {
                     format!(" {}/{}", result["code"], result["subCode"])
@@ -131,5 +126,17 @@ fn print_timeline(call: &Value, detail: &Value) {
     }
     if call["pass"] != true {
         println!("  expected {}  made {}", call["expected"], call["made"]);
+    }
+}
+
+/// An operation context for people: the host's tag `sb1:3:menu` as `[menu #3]`.
+fn context(raw: &Value) -> String {
+    match raw.as_str() {
+        None => String::new(),
+        Some(raw) => match tags::parse(raw) {
+            Some((seq, Some(plugin))) => format!(" [{plugin} #{seq}]"),
+            Some((seq, None)) => format!(" [#{seq}]"),
+            None => format!(" [{raw}]"),
+        },
     }
 }

@@ -16,17 +16,23 @@ pub fn tag(seq: u64, plugin_context: Option<&str>) -> String {
     }
 }
 
+/// A tag's `seq` and the plugin's context in it; `None` if `context` is not a tag.
+#[must_use]
+pub fn parse(context: &str) -> Option<(u64, Option<&str>)> {
+    let rest = context.strip_prefix(PREFIX)?;
+    let (seq, plugin_context) = match rest.split_once(':') {
+        Some((seq, plugin_context)) => (seq, Some(plugin_context)),
+        None => (rest, None),
+    };
+    Some((seq.parse().ok()?, plugin_context))
+}
+
 /// Restores the plugin's operation context in `event` and returns the tag's `seq`;
 /// `None` (and the event unchanged) when it carries no tag of ours.
 pub fn untag(event: &mut Event) -> Option<u64> {
     let info = operation_info_mut(event)?;
-    let rest = info.operation_context.as_deref()?.strip_prefix(PREFIX)?;
-    let (seq, context) = match rest.split_once(':') {
-        Some((seq, context)) => (seq, Some(context.to_owned())),
-        None => (rest, None),
-    };
-    let seq = seq.parse().ok()?;
-    info.operation_context = context;
+    let (seq, plugin_context) = parse(info.operation_context.as_deref()?)?;
+    info.operation_context = plugin_context.map(str::to_owned);
     Some(seq)
 }
 

@@ -78,7 +78,11 @@ impl Worker {
         }
     }
 
-    pub(super) async fn run(mut self, mut rx: mpsc::UnboundedReceiver<Received>, token: String) {
+    pub(super) async fn run(
+        mut self,
+        mut rx: mpsc::UnboundedReceiver<Box<Received>>,
+        token: String,
+    ) {
         loop {
             let next = match self.sequencer.deadline() {
                 None => rx.recv().await,
@@ -93,13 +97,14 @@ impl Worker {
                     }
                 },
             };
-            let Some(mut received) = next else {
+            let Some(received) = next else {
                 // Closing: what was accepted is still handled, in order.
                 for tagged in self.sequencer.drain() {
                     self.take(tagged).await;
                 }
                 break;
             };
+            let mut received = *received;
             let seq = tags::untag(&mut received.event);
             let tagged = Tagged { received, seq };
             if let Some(wait) = self.sequencer.wait(&tagged.received.event, seq) {
@@ -140,9 +145,13 @@ impl Worker {
             outcome = tracing::field::Empty,
             actions = tracing::field::Empty,
         );
-        self.handle(received.event, Some(received.received_at), 0)
-            .instrument(span)
-            .await;
+        // Boxed: an idle call's task stays small (the handling future, with the REST
+        // client's, is several KiB and exists only while an event is handled).
+        Box::pin(
+            self.handle(received.event, Some(received.received_at), 0)
+                .instrument(span),
+        )
+        .await;
     }
 
     /// Updates the call snapshot the way the event says.

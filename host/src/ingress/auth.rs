@@ -3,13 +3,19 @@
 //! against the keys its OpenID configuration publishes. Keys are cached and fetched
 //! again when a token names a key id the cache does not hold (key rotation), at most
 //! once a minute so forged key ids cannot make us hammer the service.
+//!
+//! A token that passed is remembered (by its SHA-256) until it expires: the service
+//! sends the same token with many callbacks, and an RSA verification per callback
+//! would be most of the host's work. Only the exact token string hits that cache.
 
 use std::collections::HashMap;
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use jsonwebtoken::jwk::JwkSet;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde::Deserialize;
+use sha2::Digest as _;
 use tokio::sync::Mutex;
 
 /// Why a callback was refused. The text is logged, never sent back in detail.
@@ -34,14 +40,24 @@ pub struct CallbackAuth {
     audience: String,
     http: reqwest::Client,
     cache: Mutex<Keys>,
+    /// SHA-256 of tokens that passed → their `exp` (Unix seconds).
+    verified: std::sync::Mutex<HashMap<[u8; 32], u64>>,
 }
 
 #[derive(Debug, Default)]
 struct Keys {
     issuer: String,
-    by_kid: HashMap<String, DecodingKey>,
+    by_kid: HashMap<String, Arc<DecodingKey>>,
     fetched: Option<Instant>,
 }
+
+#[derive(Debug, Deserialize)]
+struct Expiry {
+    exp: u64,
+}
+
+/// How many verified tokens are remembered (the service uses a handful at a time).
+const VERIFIED_CAPACITY: usize = 1024;
 
 #[derive(Debug, Deserialize)]
 struct OpenIdConfiguration {
@@ -67,6 +83,7 @@ impl CallbackAuth {
             audience: audience.into(),
             http,
             cache: Mutex::new(Keys::default()),
+            verified: std::sync::Mutex::new(HashMap::new()),
         }
     }
 
@@ -80,6 +97,18 @@ impl CallbackAuth {
             .map(str::trim)
             .filter(|t| !t.is_empty())
             .ok_or(AuthError::Missing)?;
+        let digest: [u8; 32] = sha2::Sha256::digest(token.as_bytes()).into();
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_secs();
+        if self
+            .verified()
+            .get(&digest)
+            .is_some_and(|&exp| now < exp)
+        {
+            return Ok(());
+        }
         let header =
             jsonwebtoken::decode_header(token).map_err(|e| AuthError::Malformed(e.to_string()))?;
         if header.alg != Algorithm::RS256 {
@@ -91,25 +120,44 @@ impl CallbackAuth {
         let kid = header
             .kid
             .ok_or_else(|| AuthError::Malformed("no key id (`kid`)".into()))?;
-        let mut cache = self.cache.lock().await;
-        let stale = cache
-            .fetched
-            .is_none_or(|at| at.elapsed() > REFETCH_AT_MOST_EVERY);
-        if !cache.by_kid.contains_key(&kid) && stale {
-            *cache = self.fetch().await?;
-        }
-        let key = cache
-            .by_kid
-            .get(&kid)
-            .ok_or_else(|| AuthError::UnknownKey(kid.clone()))?;
+        let (key, issuer) = {
+            let mut cache = self.cache.lock().await;
+            let stale = cache
+                .fetched
+                .is_none_or(|at| at.elapsed() > REFETCH_AT_MOST_EVERY);
+            if !cache.by_kid.contains_key(&kid) && stale {
+                *cache = self.fetch().await?;
+            }
+            let key = cache
+                .by_kid
+                .get(&kid)
+                .cloned()
+                .ok_or_else(|| AuthError::UnknownKey(kid.clone()))?;
+            (key, cache.issuer.clone())
+        };
         let mut validation = Validation::new(Algorithm::RS256);
         validation.set_audience(&[&self.audience]);
-        validation.set_issuer(&[&cache.issuer]);
+        validation.set_issuer(&[&issuer]);
         validation.set_required_spec_claims(&["exp", "aud", "iss"]);
         validation.leeway = 30;
-        jsonwebtoken::decode::<serde_json::Value>(token, key, &validation)
-            .map(|_| ())
-            .map_err(|e| AuthError::Invalid(e.to_string()))
+        let claims = jsonwebtoken::decode::<Expiry>(token, &key, &validation)
+            .map_err(|e| AuthError::Invalid(e.to_string()))?
+            .claims;
+        let mut verified = self.verified();
+        if verified.len() >= VERIFIED_CAPACITY {
+            verified.retain(|_, exp| now < *exp);
+            if verified.len() >= VERIFIED_CAPACITY {
+                verified.clear();
+            }
+        }
+        verified.insert(digest, claims.exp);
+        Ok(())
+    }
+
+    fn verified(&self) -> std::sync::MutexGuard<'_, HashMap<[u8; 32], u64>> {
+        self.verified
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     async fn fetch(&self) -> Result<Keys, AuthError> {
@@ -118,7 +166,12 @@ impl CallbackAuth {
         let by_kid = set
             .keys
             .iter()
-            .filter_map(|jwk| Some((jwk.common.key_id.clone()?, DecodingKey::from_jwk(jwk).ok()?)))
+            .filter_map(|jwk| {
+                Some((
+                    jwk.common.key_id.clone()?,
+                    Arc::new(DecodingKey::from_jwk(jwk).ok()?),
+                ))
+            })
             .collect();
         Ok(Keys {
             issuer: config.issuer,
