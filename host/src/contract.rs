@@ -10,6 +10,17 @@ mod generated {
         path: "../wit",
         additional_derives: [serde::Serialize, serde::Deserialize, PartialEq],
     });
+
+    impl CallPolicy {
+        /// The bindings of a fresh instance of a component that
+        /// [`CallPolicyPre::new`] type-checked. The generated `load` type-checks
+        /// every export again for each instance: walking the whole event variant
+        /// with its string compares, cold, was most of a fresh invocation's cost.
+        /// Instances of one `InstancePre` all have the checked types.
+        pub(crate) fn from_checked(handle: wasmtime::component::Func) -> Self {
+            Self { handle }
+        }
+    }
 }
 
 pub use generated::switchboard::policy::log::{Host as LogHost, Level};

@@ -236,15 +236,7 @@ impl Worker {
             config: self.tenant.config.clone(),
             state: self.state.clone(),
         };
-        let (plugin, limits, event_copy) = (
-            self.tenant.plugin.clone(),
-            self.tenant.limits,
-            event.clone(),
-        );
-        let invocation =
-            tokio::task::spawn_blocking(move || plugin.invoke(&event_copy, &ctx, &limits))
-                .await
-                .ok()?;
+        let invocation = run_blocking(&self.tenant, event, &ctx).await?;
         for line in &invocation.logs {
             tracing::info!(level = ?line.level, "{}", line.message);
         }
@@ -404,4 +396,30 @@ fn count_action(tenant: &str, kind: &'static str, result: &'static str) {
         "result" => result
     )
     .increment(1);
+}
+
+/// Runs the plugin where a plugin that spins until its deadline holds no async worker:
+/// on a multi-thread runtime, in place (the runtime moves this worker's other tasks to
+/// another thread meanwhile; no thread hop on the event's path); elsewhere on the
+/// blocking pool.
+async fn run_blocking(
+    tenant: &TenantRuntime,
+    event: &Event,
+    ctx: &Context,
+) -> Option<crate::runtime::Invocation> {
+    use tokio::runtime::{Handle, RuntimeFlavor};
+    if Handle::current().runtime_flavor() == RuntimeFlavor::MultiThread {
+        return Some(tokio::task::block_in_place(|| {
+            tenant.plugin.invoke(event, ctx, &tenant.limits)
+        }));
+    }
+    let (plugin, limits, event, ctx) = (
+        tenant.plugin.clone(),
+        tenant.limits,
+        event.clone(),
+        ctx.clone(),
+    );
+    tokio::task::spawn_blocking(move || plugin.invoke(&event, &ctx, &limits))
+        .await
+        .ok()
 }

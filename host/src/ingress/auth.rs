@@ -102,11 +102,7 @@ impl CallbackAuth {
             .duration_since(UNIX_EPOCH)
             .unwrap_or_default()
             .as_secs();
-        if self
-            .verified()
-            .get(&digest)
-            .is_some_and(|&exp| now < exp)
-        {
+        if self.verified().get(&digest).is_some_and(|&exp| now < exp) {
             return Ok(());
         }
         let header =

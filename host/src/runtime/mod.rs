@@ -163,9 +163,14 @@ impl Runtime {
             .linker
             .instantiate_pre(&component)
             .map_err(LoadError::Imports)?;
+        let handle = instance_pre
+            .component()
+            .get_export_index(None, "handle")
+            .ok_or_else(|| LoadError::WrongWorld(wasmtime::format_err!("no export `handle`")))?;
         let pre = CallPolicyPre::new(instance_pre).map_err(LoadError::WrongWorld)?;
         Ok(Plugin {
             pre,
+            handle,
             digest,
             epoch_tick: self.config.epoch_tick,
             fuel_metering: self.config.fuel_metering,
@@ -233,7 +238,10 @@ fn check_component_header(bytes: &[u8]) -> Result<(), LoadError> {
 /// A loaded call policy, ready to be instantiated for each event.
 #[derive(Clone)]
 pub struct Plugin {
+    /// Type-checked against the world once, when loaded.
     pre: CallPolicyPre<Sandbox>,
+    /// The `handle` export, found once.
+    handle: wasmtime::component::ComponentExportIndex,
     digest: String,
     epoch_tick: Duration,
     fuel_metering: bool,
@@ -303,14 +311,14 @@ impl Session {
     /// Instantiates now (otherwise the first `invoke` does), within the deadline.
     pub fn instantiate(&mut self) -> wasmtime::Result<()> {
         self.arm();
-        instance(&mut self.instance, &self.plugin.pre, &mut self.store).map(|_| ())
+        instance(&mut self.instance, &self.plugin, &mut self.store).map(|_| ())
     }
 
     /// Calls `handle` for one event.
     pub fn invoke(&mut self, event: &Event, ctx: &Context) -> Invocation {
         let started = Instant::now();
         let fuel = self.arm();
-        let result = instance(&mut self.instance, &self.plugin.pre, &mut self.store)
+        let result = instance(&mut self.instance, &self.plugin, &mut self.store)
             .and_then(|policy| policy.call_handle(&mut self.store, event, ctx));
         let elapsed = started.elapsed();
         let fuel_consumed = self
@@ -359,11 +367,15 @@ impl Session {
 /// The session's instance, created on first use.
 fn instance<'a>(
     slot: &'a mut Option<CallPolicy>,
-    pre: &CallPolicyPre<Sandbox>,
+    plugin: &Plugin,
     store: &mut Store<Sandbox>,
 ) -> wasmtime::Result<&'a CallPolicy> {
     if slot.is_none() {
-        *slot = Some(pre.instantiate(store)?);
+        let instance = plugin.pre.instance_pre().instantiate(&mut *store)?;
+        let handle = instance
+            .get_func(&mut *store, plugin.handle)
+            .ok_or_else(|| wasmtime::format_err!("the instance has no `handle` export"))?;
+        *slot = Some(CallPolicy::from_checked(handle));
     }
     Ok(slot.as_ref().expect("just instantiated"))
 }

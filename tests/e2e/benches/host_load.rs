@@ -73,13 +73,15 @@ static ALLOCATOR: Counting = Counting;
 #[derive(Default)]
 struct Capture {
     overhead_us: Mutex<Option<Histogram<u64>>>,
+    plugin_us: Mutex<Option<Histogram<u64>>>,
     events: AtomicU64,
 }
 
-struct OverheadFn(Arc<Capture>);
-impl metrics::HistogramFn for OverheadFn {
+/// Records seconds as µs into one of the capture's histograms.
+struct MicrosFn(Arc<Capture>, fn(&Capture) -> &Mutex<Option<Histogram<u64>>>);
+impl metrics::HistogramFn for MicrosFn {
     fn record(&self, seconds: f64) {
-        let mut h = self.0.overhead_us.lock().expect("histogram");
+        let mut h = (self.1)(&self.0).lock().expect("histogram");
         if let Some(h) = h.as_mut() {
             h.saturating_record((seconds * 1e6).round() as u64);
         }
@@ -132,26 +134,25 @@ impl metrics::Recorder for Recorder {
         key: &metrics::Key,
         _: &metrics::Metadata<'_>,
     ) -> metrics::Histogram {
-        if key.name() == switchboard::metrics::EVENT_OVERHEAD_SECONDS {
-            metrics::Histogram::from_arc(Arc::new(OverheadFn(Arc::clone(&self.0))))
-        } else {
-            metrics::Histogram::noop()
-        }
+        let histogram: fn(&Capture) -> &Mutex<Option<Histogram<u64>>> = match key.name() {
+            switchboard::metrics::EVENT_OVERHEAD_SECONDS => |c| &c.overhead_us,
+            switchboard::metrics::INVOCATION_SECONDS => |c| &c.plugin_us,
+            _ => return metrics::Histogram::noop(),
+        };
+        metrics::Histogram::from_arc(Arc::new(MicrosFn(Arc::clone(&self.0), histogram)))
     }
 }
 
 impl Capture {
     fn reset(&self) {
-        *self.overhead_us.lock().expect("histogram") =
-            Some(Histogram::new_with_bounds(1, 60_000_000, 3).expect("bounds"));
+        for h in [&self.overhead_us, &self.plugin_us] {
+            *h.lock().expect("histogram") =
+                Some(Histogram::new_with_bounds(1, 60_000_000, 3).expect("bounds"));
+        }
         self.events.store(0, Ordering::Relaxed);
     }
-    fn overhead(&self) -> Histogram<u64> {
-        self.overhead_us
-            .lock()
-            .expect("histogram")
-            .clone()
-            .expect("reset first")
+    fn taken(h: &Mutex<Option<Histogram<u64>>>) -> Histogram<u64> {
+        h.lock().expect("histogram").clone().expect("reset first")
     }
 }
 
@@ -261,7 +262,8 @@ fn main() {
     let (calls, rate) = if small { (20, 20.0) } else { (2000, 100.0) };
     capture.reset();
     let (latency, _) = bench.load(calls, rate);
-    let overhead = capture.overhead();
+    let overhead = Capture::taken(&capture.overhead_us);
+    let plugin = Capture::taken(&capture.plugin_us);
     println!("latency run: {}", latency.text());
     assert_eq!(latency.failed, 0, "calls failed: {latency:?}");
 
@@ -323,6 +325,7 @@ fn main() {
          | host overhead per event, p50 (callback received → first REST request sent) | {:.0} µs | ≤ 150 µs |\n\
          | host overhead per event, p99 | {:.0} µs | ≤ 1,000 µs |\n\
          | host overhead per event, max | {:.0} µs | |\n\
+         | of which the plugin (fresh instance + call), p50 / p99 | {:.0} / {:.0} µs | |\n\
          | events with a REST request, measured | {} | |\n\
          | peak concurrent calls (latency run) | {} | 200 |\n\
          | simulator: event sent → next request, p50 / p99 | {:.2} / {:.2} ms | |\n\
@@ -332,6 +335,8 @@ fn main() {
         us(0.50),
         us(0.99),
         overhead.max() as f64,
+        plugin.value_at_quantile(0.5) as f64,
+        plugin.value_at_quantile(0.99) as f64,
         overhead.len(),
         latency.peak_concurrent_calls,
         latency.event_to_request.p50_ms,
