@@ -63,11 +63,21 @@ fn serve(config: Option<&std::path::Path>) -> anyhow::Result<()> {
         let app = switchboard::server::App::build(settings).await?;
         eprintln!("switchboard listening on http://{}", app.local_addr()?);
         app.run_until_stopped(async {
-            let _ = tokio::signal::ctrl_c().await;
+            stop_requested().await;
             eprintln!("shutting down: finishing in-flight events");
         })
         .await
     })
+}
+
+/// Ctrl-C, or SIGTERM (what orchestrators send).
+async fn stop_requested() {
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .expect("installing the SIGTERM handler");
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
 }
 
 fn demo(plugin_path: &std::path::Path, cache_dir: PathBuf) -> anyhow::Result<()> {

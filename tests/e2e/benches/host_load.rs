@@ -257,9 +257,9 @@ fn main() {
     let capture = Arc::new(Capture::default());
     metrics::set_global_recorder(Recorder(Arc::clone(&capture))).expect("first recorder");
 
-    // 1. Latency with ~200 live calls. A call lasts ~2 s at ×10; 100 calls/s.
+    // 1. Latency with ~200 live calls. A call lasts ~1.5 s at ×10; 150 calls/s.
     let bench = start(10.0);
-    let (calls, rate) = if small { (20, 20.0) } else { (2000, 100.0) };
+    let (calls, rate) = if small { (20, 20.0) } else { (3000, 150.0) };
     capture.reset();
     let (latency, _) = bench.load(calls, rate);
     let overhead = Capture::taken(&capture.overhead_us);
