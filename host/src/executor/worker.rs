@@ -143,7 +143,9 @@ impl Worker {
             event = %received.event_type,
             plugin = %&self.tenant.plugin.digest()[..12],
             outcome = tracing::field::Empty,
+            plugin_us = tracing::field::Empty,
             actions = tracing::field::Empty,
+            total_us = tracing::field::Empty,
         );
         // Boxed: an idle call's task stays small (the handling future, with the REST
         // client's, is several KiB and exists only while an event is handled).
@@ -192,15 +194,13 @@ impl Worker {
         });
         let ran = self.carry_out(&event, &actions, received_at).await;
         let span = tracing::Span::current();
-        span.record(
-            "outcome",
-            if self.in_fallback {
-                "fallback"
-            } else {
-                "plugin"
-            },
-        );
+        if self.in_fallback {
+            span.record("outcome", "fallback");
+        }
         span.record("actions", ran.actions.len());
+        if let Some(at) = received_at {
+            span.record("total_us", at.elapsed().as_micros());
+        }
         self.record(&event, was_fallback || self.in_fallback, &ran);
         if let Some(failed) = ran.failed
             && depth < MAX_FAILURE_DEPTH
@@ -241,6 +241,9 @@ impl Worker {
             tracing::info!(level = ?line.level, "{}", line.message);
         }
         let outcome = invocation.outcome.kind();
+        tracing::Span::current()
+            .record("outcome", outcome)
+            .record("plugin_us", invocation.elapsed.as_micros());
         ::metrics::counter!(metrics::INVOCATIONS, "tenant" => self.tenant.id.clone(), "outcome" => outcome)
             .increment(1);
         ::metrics::histogram!(metrics::INVOCATION_SECONDS, "tenant" => self.tenant.id.clone())
