@@ -16,6 +16,8 @@
 //! - [`executor`]: per-call workers: events in order, plugin decisions, actions out,
 //!   action-failed, fallback.
 //! - [`metrics`]: the Prometheus metrics the host records and `/metrics` serves.
+//! - [`store`]: the durable store (SQLite or PostgreSQL): tenants, keys, plugins,
+//!   routes.
 //! - [`server`]: the app factory (`App::build` → `run_until_stopped`).
 //! - [`native`]: policies written in plain Rust: the IVR baseline for benchmarks and
 //!   equivalence tests, and the fallback for calls whose plugin failed.
@@ -36,3 +38,4 @@ pub mod native;
 pub mod runtime;
 pub mod scenario;
 pub mod server;
+pub mod store;

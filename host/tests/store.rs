@@ -1,0 +1,355 @@
+//! The store, the same suite against SQLite (a real file) and PostgreSQL (a schema of
+//! its own in the `test` database at 127.0.0.1:5432, dropped afterwards; skipped with
+//! a printed reason only if no server answers).
+
+use std::collections::BTreeMap;
+
+use switchboard::runtime::Limits;
+use switchboard::store::{Store, StoreError};
+
+const PG: &str = "postgres://postgres@127.0.0.1:5432/test";
+
+/// A fresh PostgreSQL schema, and a store that uses it.
+async fn postgres() -> Option<(Store, String)> {
+    use sqlx::Connection as _;
+    let mut admin = match sqlx::PgConnection::connect(PG).await {
+        Ok(conn) => conn,
+        Err(e) => {
+            eprintln!("SKIPPED: no PostgreSQL at {PG}: {e}");
+            return None;
+        }
+    };
+    let schema = format!("sb_store_{}", uuid::Uuid::new_v4().simple());
+    sqlx::query(&format!("CREATE SCHEMA {schema}"))
+        .execute(&mut admin)
+        .await
+        .expect("create schema");
+    let url = format!("{PG}?options=-c%20search_path%3D{schema}");
+    Some((
+        Store::open(&url).await.expect("open postgres store"),
+        schema,
+    ))
+}
+
+async fn drop_schema(schema: &str) {
+    use sqlx::Connection as _;
+    let mut admin = sqlx::PgConnection::connect(PG).await.expect("connect");
+    sqlx::query(&format!("DROP SCHEMA {schema} CASCADE"))
+        .execute(&mut admin)
+        .await
+        .expect("drop schema");
+}
+
+fn sqlite_url(dir: &tempfile::TempDir) -> String {
+    format!("sqlite://{}", dir.path().join("switchboard.db").display())
+}
+
+#[tokio::test]
+async fn sqlite() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = Store::open(&sqlite_url(&dir)).await.expect("open");
+    suite(&store).await;
+    store.close().await;
+    // What was written is there after a restart.
+    let again = Store::open(&sqlite_url(&dir)).await.expect("reopen");
+    assert_eq!(again.tenants().await.expect("tenants").len(), 2);
+    let mode: String = sqlx::query_scalar("PRAGMA journal_mode")
+        .fetch_one(again.pool())
+        .await
+        .expect("pragma");
+    assert_eq!(mode, "wal");
+}
+
+#[tokio::test]
+async fn postgres_store() {
+    let Some((store, schema)) = postgres().await else {
+        return;
+    };
+    suite(&store).await;
+    store.close().await;
+    drop_schema(&schema).await;
+}
+
+async fn suite(store: &Store) {
+    tenants(store).await;
+    keys(store).await;
+    plugins(store).await;
+    routes(store).await;
+}
+
+async fn tenants(store: &Store) {
+    let acme = store
+        .create_tenant("acme", "Acme Corp")
+        .await
+        .expect("create");
+    assert_eq!((acme.id.as_str(), acme.disabled), ("acme", false));
+    store
+        .create_tenant("globex", "Globex")
+        .await
+        .expect("create");
+    assert!(matches!(
+        store.create_tenant("acme", "again").await,
+        Err(StoreError::Conflict(_))
+    ));
+    for bad in ["", "Acme", "a b", "-x", &"x".repeat(65)] {
+        assert!(
+            matches!(
+                store.create_tenant(bad, "x").await,
+                Err(StoreError::Invalid(_))
+            ),
+            "{bad:?}"
+        );
+    }
+    let ids: Vec<String> = store
+        .tenants()
+        .await
+        .expect("list")
+        .into_iter()
+        .map(|t| t.id)
+        .collect();
+    assert_eq!(ids, ["acme", "globex"]);
+    assert!(matches!(
+        store.tenant("initech").await,
+        Err(StoreError::NotFound(_))
+    ));
+
+    let limits = Limits {
+        deadline_ms: 25,
+        ..Limits::default()
+    };
+    let set = store
+        .set_tenant_limits("acme", Some(&limits))
+        .await
+        .expect("limits");
+    assert_eq!(set.limits, Some(limits));
+    let cleared = store.set_tenant_limits("acme", None).await.expect("clear");
+    assert_eq!(cleared.limits, None);
+
+    let config = BTreeMap::from([("agent_phone".to_owned(), "+15550001111".to_owned())]);
+    let secrets = BTreeMap::from([("crm_token".to_owned(), "s3cr3t".to_owned())]);
+    store
+        .set_tenant_config("acme", &config)
+        .await
+        .expect("config");
+    let acme = store
+        .set_tenant_secrets("acme", &secrets)
+        .await
+        .expect("secrets");
+    assert_eq!(acme.config, config);
+    assert_eq!(acme.secret_names, ["crm_token"], "names only");
+    assert!(!format!("{acme:?}").contains("s3cr3t"), "never in a tenant");
+    assert_eq!(
+        store.tenant_secrets("acme").await.expect("secrets"),
+        secrets
+    );
+
+    let off = store
+        .set_tenant_disabled("globex", true)
+        .await
+        .expect("off");
+    assert!(off.disabled);
+    assert!(
+        !store
+            .set_tenant_disabled("globex", false)
+            .await
+            .expect("on")
+            .disabled
+    );
+    assert!(matches!(
+        store.set_tenant_disabled("initech", true).await,
+        Err(StoreError::NotFound(_))
+    ));
+}
+
+async fn keys(store: &Store) {
+    let new = store.create_key("acme").await.expect("key");
+    assert!(new.secret.starts_with("sbk_"), "{}", new.secret);
+    assert_eq!(
+        store.authenticate_key(&new.secret).await.expect("auth"),
+        Some("acme".to_owned())
+    );
+    // One character of the secret changed; a malformed key; a key of the right shape
+    // that does not exist.
+    let mut wrong = new.secret.clone();
+    let last = wrong.pop().expect("char");
+    wrong.push(if last == 'A' { 'B' } else { 'A' });
+    for text in [
+        wrong.as_str(),
+        "",
+        "sbk_",
+        "Bearer x",
+        "sbk_0123456789abcdef_nothing",
+    ] {
+        assert_eq!(
+            store.authenticate_key(text).await.expect("auth"),
+            None,
+            "{text:?}"
+        );
+    }
+    // Another tenant cannot revoke it, nor see it.
+    assert!(matches!(
+        store.revoke_key("globex", &new.key.id).await,
+        Err(StoreError::NotFound(_))
+    ));
+    assert!(store.keys("globex").await.expect("keys").is_empty());
+    let listed = store.keys("acme").await.expect("keys");
+    assert_eq!(listed, std::slice::from_ref(&new.key));
+    assert!(
+        !format!("{listed:?}").contains(&new.secret[21..]),
+        "the secret is never listed"
+    );
+    // A disabled tenant's keys are refused; enabled again, accepted.
+    store.set_tenant_disabled("acme", true).await.expect("off");
+    assert_eq!(
+        store.authenticate_key(&new.secret).await.expect("auth"),
+        None
+    );
+    store.set_tenant_disabled("acme", false).await.expect("on");
+    store.revoke_key("acme", &new.key.id).await.expect("revoke");
+    store.revoke_key("acme", &new.key.id).await.expect("twice");
+    assert_eq!(
+        store.authenticate_key(&new.secret).await.expect("auth"),
+        None
+    );
+    assert!(
+        store.keys("acme").await.expect("keys")[0]
+            .revoked_ms
+            .is_some()
+    );
+}
+
+async fn plugins(store: &Store) {
+    let v1 = b"\0asm component v1".to_vec();
+    let v2 = b"\0asm component v2".to_vec();
+    let first = store
+        .add_plugin_version("acme", "ivr", &v1)
+        .await
+        .expect("v1");
+    assert_eq!(first.size, i64::try_from(v1.len()).expect("size"));
+    let again = store
+        .add_plugin_version("acme", "ivr", &v1)
+        .await
+        .expect("same bytes");
+    assert_eq!(again, first, "versions are immutable and addressed by hash");
+    let second = store
+        .add_plugin_version("acme", "ivr", &v2)
+        .await
+        .expect("v2");
+    let record = store.plugin("acme", "ivr").await.expect("plugin");
+    assert_eq!((record.active, record.versions.len()), (None, 2));
+
+    store
+        .activate("acme", "ivr", &first.sha256)
+        .await
+        .expect("activate v1");
+    let record = store
+        .activate("acme", "ivr", &second.sha256)
+        .await
+        .expect("activate v2");
+    assert_eq!(record.active.as_deref(), Some(second.sha256.as_str()));
+    assert_eq!(record.previous.as_deref(), Some(first.sha256.as_str()));
+    let back = store.rollback("acme", "ivr").await.expect("rollback");
+    assert_eq!(back.active.as_deref(), Some(first.sha256.as_str()));
+    assert_eq!(back.previous.as_deref(), Some(second.sha256.as_str()));
+    assert_eq!(
+        store
+            .plugin_bytes("acme", &first.sha256)
+            .await
+            .expect("bytes"),
+        v1
+    );
+    assert!(matches!(
+        store.activate("acme", "ivr", &"0".repeat(64)).await,
+        Err(StoreError::NotFound(_))
+    ));
+
+    // Globex uploads the same bytes under its own plugin: shared blob, separate
+    // plugins; it sees none of Acme's.
+    store
+        .add_plugin_version("globex", "menu", &v2)
+        .await
+        .expect("globex");
+    assert!(matches!(
+        store.plugin("globex", "ivr").await,
+        Err(StoreError::NotFound(_))
+    ));
+    assert!(matches!(
+        store.plugin_bytes("globex", &first.sha256).await,
+        Err(StoreError::NotFound(_))
+    ));
+    assert!(matches!(
+        store.rollback("globex", "menu").await,
+        Err(StoreError::Conflict(_))
+    ));
+    let names: Vec<String> = store
+        .plugins("acme")
+        .await
+        .expect("plugins")
+        .into_iter()
+        .map(|p| p.name)
+        .collect();
+    assert_eq!(names, ["ivr"]);
+    assert!(matches!(
+        store.add_plugin_version("acme", "Bad Name", &v1).await,
+        Err(StoreError::Invalid(_))
+    ));
+}
+
+async fn routes(store: &Store) {
+    let route = store
+        .add_route("acme", "+18005550100", "ivr")
+        .await
+        .expect("route");
+    assert_eq!(route.plugin, "ivr");
+    store
+        .add_route("acme", "8:acs:resource_user-1", "ivr")
+        .await
+        .expect("acs identity");
+    for bad in ["18005550100", "+1-800", "+1", "8:acs:has space", "hello"] {
+        assert!(
+            matches!(
+                store.add_route("acme", bad, "ivr").await,
+                Err(StoreError::Invalid(_))
+            ),
+            "{bad}"
+        );
+    }
+    assert!(matches!(
+        store.add_route("acme", "+18005550101", "nope").await,
+        Err(StoreError::NotFound(_))
+    ));
+    // Taken by Acme: Globex gets a conflict.
+    assert!(matches!(
+        store.add_route("globex", "+18005550100", "menu").await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert_eq!(
+        store
+            .resolve_route("+18005550100")
+            .await
+            .expect("resolve")
+            .map(|r| r.tenant_id),
+        Some("acme".to_owned())
+    );
+    assert_eq!(
+        store.resolve_route("+18005550199").await.expect("resolve"),
+        None
+    );
+    assert!(store.routes("globex").await.expect("routes").is_empty());
+    assert!(matches!(
+        store.remove_route("globex", "+18005550100").await,
+        Err(StoreError::NotFound(_))
+    ));
+    store
+        .remove_route("acme", "8:acs:resource_user-1")
+        .await
+        .expect("remove");
+    let left: Vec<String> = store
+        .routes("acme")
+        .await
+        .expect("routes")
+        .into_iter()
+        .map(|r| r.address)
+        .collect();
+    assert_eq!(left, ["+18005550100"]);
+}
