@@ -37,6 +37,89 @@ use crate::runtime::Limits;
 pub const ACS_OPENID_CONFIGURATION: &str =
     "https://acscallautomation.communication.azure.com/calling/.well-known/acsopenidconfiguration";
 
+/// A limit above the operator's maximum.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("{what} = {value} is above the maximum {max}")]
+pub struct AboveMaximum {
+    pub what: &'static str,
+    pub value: u64,
+    pub max: u64,
+}
+
+impl RuntimeSettings {
+    /// Whether tenant limits stay within the operator's maxima.
+    pub fn check_limits(&self, limits: &Limits) -> Result<(), AboveMaximum> {
+        let check = |what, value: u64, max: u64| {
+            if value > max {
+                Err(AboveMaximum { what, value, max })
+            } else {
+                Ok(())
+            }
+        };
+        check(
+            "limits.deadline_ms",
+            limits.deadline_ms.into(),
+            self.max_deadline_ms.into(),
+        )?;
+        check(
+            "limits.memory_bytes",
+            limits.memory_bytes as u64,
+            self.max_memory_bytes as u64,
+        )
+    }
+}
+
+/// A value that must not reach logs: `Debug` prints `[redacted]`.
+#[derive(Clone, PartialEq, Eq, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(pub String);
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+/// Where the store is.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StoreSettings {
+    /// `sqlite://FILE` (one host) or `postgres://…` (several replicas).
+    pub url: String,
+}
+
+impl Default for StoreSettings {
+    fn default() -> Self {
+        Self {
+            url: "sqlite://.switchboard/switchboard.db".into(),
+        }
+    }
+}
+
+/// The admin API.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AdminSettings {
+    /// The operator's bearer token (creates tenants, sets limits). Unset: no operator
+    /// access (tenant keys still work). Prefer the environment:
+    /// `SWITCHBOARD_ADMIN__OPERATOR_TOKEN`.
+    pub operator_token: Option<Secret>,
+    /// Largest plugin upload accepted.
+    pub max_upload_bytes: usize,
+    /// Failed authentications allowed per client address and minute (then 429).
+    pub failed_auth_per_minute: u32,
+}
+
+impl Default for AdminSettings {
+    fn default() -> Self {
+        Self {
+            operator_token: None,
+            max_upload_bytes: 64 << 20,
+            failed_auth_per_minute: 10,
+        }
+    }
+}
+
 /// Everything `switchboard serve` is configured with.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -49,6 +132,10 @@ pub struct Settings {
     /// Limits of tenants that set none.
     #[serde(default)]
     pub limits: Limits,
+    #[serde(default)]
+    pub store: StoreSettings,
+    #[serde(default)]
+    pub admin: AdminSettings,
     #[serde(default, rename = "tenant")]
     pub tenants: Vec<Tenant>,
 }
@@ -212,29 +299,14 @@ impl Settings {
                     });
                 }
             }
-            let limits = self.limits_of(tenant);
-            let above = |what, value: u64, max: u64| {
-                (value > max).then(|| ConfigError::AboveMaximum {
+            self.runtime
+                .check_limits(&self.limits_of(tenant))
+                .map_err(|above| ConfigError::AboveMaximum {
                     tenant: tenant.id.clone(),
-                    what,
-                    value,
-                    max,
-                })
-            };
-            if let Some(error) = above(
-                "limits.deadline_ms",
-                limits.deadline_ms.into(),
-                self.runtime.max_deadline_ms.into(),
-            )
-            .or_else(|| {
-                above(
-                    "limits.memory_bytes",
-                    limits.memory_bytes as u64,
-                    self.runtime.max_memory_bytes as u64,
-                )
-            }) {
-                return Err(error);
-            }
+                    what: above.what,
+                    value: above.value,
+                    max: above.max,
+                })?;
         }
         Ok(())
     }

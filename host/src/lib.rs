@@ -4,6 +4,7 @@
 //! Map of the crate:
 //! - [`acs`]: the Call Automation REST client (signing, repeatability, retries),
 //!   contract actions as REST requests, service events as contract events.
+//! - [`admin`]: the admin API (tenants, keys, plugins, routes) and its OpenAPI document.
 //! - [`admission`]: which actions a decision may run (per event, call state, tenant).
 //! - [`config`]: typed settings (TOML + environment) of `switchboard serve`.
 //! - [`contract`]: the `switchboard:policy` world (the one `bindgen!`), and the
@@ -27,6 +28,7 @@
 //! The `switchboard` binary (`src/main.rs`) is thin glue over these.
 
 pub mod acs;
+pub mod admin;
 pub mod admission;
 pub mod config;
 pub mod contract;

@@ -14,6 +14,7 @@ use tokio::net::TcpListener;
 use tokio_util::task::TaskTracker;
 
 use crate::acs::{self, Credential, RetryPolicy};
+use crate::admin::{self, Admin};
 use crate::admission::Allowances;
 use crate::config::Settings;
 use crate::contract::ConfigEntry;
@@ -21,6 +22,7 @@ use crate::executor::{Executor, ExecutorConfig, Routes, TenantRuntime};
 use crate::ingress::auth::CallbackAuth;
 use crate::ingress::http::{self, Ingress};
 use crate::runtime::{Runtime, RuntimeConfig};
+use crate::store::Store;
 
 /// A host ready to serve.
 #[derive(Debug)]
@@ -109,6 +111,17 @@ impl App {
             http.build()?,
         );
 
+        let store = Store::open(&settings.store.url)
+            .await
+            .with_context(|| format!("opening the store {}", settings.store.url))?;
+        let admin = Arc::new(Admin::new(
+            store,
+            Arc::clone(&runtime),
+            settings.admin.clone(),
+            settings.runtime.clone(),
+            settings.limits,
+        ));
+
         let tasks = TaskTracker::new();
         let executor = Executor::new(
             client,
@@ -126,7 +139,7 @@ impl App {
         ));
         Ok(Self {
             listener,
-            router: http::router(ingress),
+            router: http::router(ingress).merge(admin::router(admin)),
             executor,
             tasks,
             grace: Duration::from_secs(settings.server.shutdown_grace_seconds),
@@ -150,9 +163,13 @@ impl App {
     ) -> anyhow::Result<()> {
         let addr = self.local_addr()?;
         tracing::info!(%addr, "server.listening");
-        axum::serve(self.listener, self.router)
-            .with_graceful_shutdown(shutdown)
-            .await?;
+        axum::serve(
+            self.listener,
+            self.router
+                .into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(shutdown)
+        .await?;
         // No more requests: each call finishes the events it accepted, then stops.
         self.executor.close();
         self.tasks.close();

@@ -7,6 +7,7 @@
 //! - [`Plugin`] is a loaded component checked against the `call-policy` world, held as
 //!   an `InstancePre` so invoking it only instantiates.
 //! - [`Plugin::invoke`] runs one event under [`Limits`] and reports an [`Outcome`].
+//! - [`validate`]: the checks an uploaded component must pass to be accepted.
 //!
 //! Must not: know about tenants, calls or the service; that is the executor's job.
 
@@ -14,6 +15,7 @@ mod cache;
 mod limits;
 mod outcome;
 mod sandbox;
+pub mod validate;
 
 use std::path::PathBuf;
 use std::sync::Arc;

@@ -101,6 +101,7 @@ impl Store {
 
     /// A tenant's keys, newest first.
     pub async fn keys(&self, tenant_id: &str) -> Result<Vec<ApiKey>> {
+        self.tenant(tenant_id).await?;
         let rows = sqlx::query(
             "SELECT id, tenant_id, created_ms, revoked_ms FROM api_keys WHERE tenant_id = $1 ORDER BY created_ms DESC, id",
         )

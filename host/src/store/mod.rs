@@ -74,6 +74,21 @@ impl Store {
                 "store URL `{url}`: expected sqlite://FILE or postgres://…"
             )));
         };
+        if backend == Backend::Sqlite {
+            let path = url
+                .trim_start_matches("sqlite:")
+                .trim_start_matches("//")
+                .split('?')
+                .next()
+                .unwrap_or_default();
+            if let Some(parent) = std::path::Path::new(path).parent()
+                && !parent.as_os_str().is_empty()
+            {
+                std::fs::create_dir_all(parent).map_err(|e| {
+                    StoreError::Invalid(format!("store directory {}: {e}", parent.display()))
+                })?;
+            }
+        }
         let url = match backend {
             // Created if missing; the pragmas below make it a WAL database.
             Backend::Sqlite if !url.contains("mode=") => {

@@ -130,6 +130,7 @@ impl Store {
 
     /// A tenant's plugins, by name.
     pub async fn plugins(&self, tenant_id: &str) -> Result<Vec<PluginRecord>> {
+        self.tenant(tenant_id).await?;
         let names: Vec<String> =
             sqlx::query("SELECT name FROM plugins WHERE tenant_id = $1 ORDER BY name")
                 .bind(tenant_id)

@@ -71,6 +71,7 @@ impl Store {
 
     /// A tenant's routes, by address.
     pub async fn routes(&self, tenant_id: &str) -> Result<Vec<Route>> {
+        self.tenant(tenant_id).await?;
         sqlx::query(
             "SELECT address, tenant_id, plugin, created_ms FROM routes WHERE tenant_id = $1 ORDER BY address",
         )

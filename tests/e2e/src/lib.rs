@@ -153,12 +153,15 @@ impl StackBuilder {
             ca_file = "{ca}"
             [runtime]
             cache_dir = "{cache}"
+            [store]
+            url = "sqlite://{db}"
             "#,
             connection = sim.connection_string(),
             audience = sim.sim.config.resource_id,
             base = sim.sim.base_url(),
             ca = ca.display(),
             cache = dir.join("cache").display(),
+            db = dir.join("switchboard.db").display(),
         ))?;
         let extra: toml::Table = toml::from_str(&self.host_toml).context("host_toml")?;
         for (key, value) in extra {

@@ -1,0 +1,331 @@
+//! The admin routes. Every route under `/v1/tenants/{tenant}` checks the caller may
+//! act on that tenant before anything else.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get, post, put};
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::json;
+
+use super::{Admin, ApiError, Caller, openapi};
+use crate::contract::ConfigEntry;
+use crate::runtime::Limits;
+use crate::runtime::validate::validate;
+
+type Answer = Result<Response, ApiError>;
+
+/// The admin routes, to merge into the host's router.
+pub fn router(admin: Arc<Admin>) -> Router {
+    let upload_limit = admin.settings.max_upload_bytes;
+    Router::new()
+        .route(
+            "/v1/openapi.json",
+            get(|| async { Json(openapi::document()) }),
+        )
+        .route("/v1/tenants", post(create_tenant).get(list_tenants))
+        .route("/v1/tenants/{tenant}", get(show_tenant))
+        .route("/v1/tenants/{tenant}/disable", post(disable_tenant))
+        .route("/v1/tenants/{tenant}/enable", post(enable_tenant))
+        .route("/v1/tenants/{tenant}/limits", put(set_limits))
+        .route("/v1/tenants/{tenant}/config", put(set_config))
+        .route("/v1/tenants/{tenant}/secrets", put(set_secrets))
+        .route("/v1/tenants/{tenant}/keys", post(create_key).get(list_keys))
+        .route("/v1/tenants/{tenant}/keys/{key}", delete(revoke_key))
+        .route("/v1/tenants/{tenant}/plugins", get(list_plugins))
+        .route("/v1/tenants/{tenant}/plugins/{plugin}", get(show_plugin))
+        .route(
+            "/v1/tenants/{tenant}/plugins/{plugin}/versions",
+            post(upload).layer(DefaultBodyLimit::max(upload_limit)),
+        )
+        .route(
+            "/v1/tenants/{tenant}/plugins/{plugin}/activate",
+            post(activate),
+        )
+        .route(
+            "/v1/tenants/{tenant}/plugins/{plugin}/rollback",
+            post(rollback),
+        )
+        .route(
+            "/v1/tenants/{tenant}/routes",
+            post(add_route).get(list_routes),
+        )
+        .route(
+            "/v1/tenants/{tenant}/routes/{address}",
+            delete(remove_route),
+        )
+        .with_state(admin)
+}
+
+fn json_body<T>(body: Result<Json<T>, JsonRejection>) -> Result<T, ApiError> {
+    body.map(|Json(value)| value)
+        .map_err(|rejection| ApiError::invalid(rejection.body_text()))
+}
+
+fn ok(value: impl serde::Serialize) -> Answer {
+    Ok(Json(value).into_response())
+}
+
+fn created(value: impl serde::Serialize) -> Answer {
+    Ok((StatusCode::CREATED, Json(value)).into_response())
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewTenant {
+    id: String,
+    #[serde(default)]
+    name: Option<String>,
+}
+
+async fn create_tenant(
+    State(admin): State<Arc<Admin>>,
+    caller: Caller,
+    body: Result<Json<NewTenant>, JsonRejection>,
+) -> Answer {
+    caller.operator()?;
+    let new = json_body(body)?;
+    let name = new.name.unwrap_or_else(|| new.id.clone());
+    created(admin.store.create_tenant(&new.id, &name).await?)
+}
+
+async fn list_tenants(State(admin): State<Arc<Admin>>, caller: Caller) -> Answer {
+    match caller {
+        Caller::Operator => ok(admin.store.tenants().await?),
+        Caller::Tenant(own) => ok([admin.store.tenant(&own).await?]),
+    }
+}
+
+async fn show_tenant(
+    State(admin): State<Arc<Admin>>,
+    caller: Caller,
+    Path(tenant): Path<String>,
+) -> Answer {
+    caller.may_act_on(&tenant)?;
+    ok(admin.store.tenant(&tenant).await?)
+}
+
+async fn disable_tenant(
+    State(admin): State<Arc<Admin>>,
+    caller: Caller,
+    Path(tenant): Path<String>,
+) -> Answer {
+    caller.may_act_on(&tenant)?;
+    caller.operator()?;
+    ok(admin.store.set_tenant_disabled(&tenant, true).await?)
+}
+
+async fn enable_tenant(
+    State(admin): State<Arc<Admin>>,
+    caller: Caller,
+    Path(tenant): Path<String>,
+) -> Answer {
+    caller.may_act_on(&tenant)?;
+    caller.operator()?;
+    ok(admin.store.set_tenant_disabled(&tenant, false).await?)
+}
+
+/// `null` returns the tenant to the defaults.
+async fn set_limits(
+    State(admin): State<Arc<Admin>>,
+    caller: Caller,
+    Path(tenant): Path<String>,
+    body: Result<Json<Option<Limits>>, JsonRejection>,
+) -> Answer {
+    caller.may_act_on(&tenant)?;
+    caller.operator()?;
+    let limits = json_body(body)?;
+    if let Some(limits) = &limits {
+        admin
+            .ceilings
+            .check_limits(limits)
+            .map_err(|above| ApiError::invalid(above.to_string()))?;
+    }
+    ok(admin
+        .store
+        .set_tenant_limits(&tenant, limits.as_ref())
+        .await?)
+}
+
+async fn set_config(
+    State(admin): State<Arc<Admin>>,
+    caller: Caller,
+    Path(tenant): Path<String>,
+    body: Result<Json<BTreeMap<String, String>>, JsonRejection>,
+) -> Answer {
+    caller.may_act_on(&tenant)?;
+    let config = json_body(body)?;
+    ok(admin.store.set_tenant_config(&tenant, &config).await?)
+}
+
+/// Answers with the tenant, which lists secret names, never values.
+async fn set_secrets(
+    State(admin): State<Arc<Admin>>,
+    caller: Caller,
+    Path(tenant): Path<String>,
+    body: Result<Json<BTreeMap<String, String>>, JsonRejection>,
+) -> Answer {
+    caller.may_act_on(&tenant)?;
+    let secrets = json_body(body)?;
+    ok(admin.store.set_tenant_secrets(&tenant, &secrets).await?)
+}
+
+async fn create_key(
+    State(admin): State<Arc<Admin>>,
+    caller: Caller,
+    Path(tenant): Path<String>,
+) -> Answer {
+    caller.may_act_on(&tenant)?;
+    created(admin.store.create_key(&tenant).await?)
+}
+
+async fn list_keys(
+    State(admin): State<Arc<Admin>>,
+    caller: Caller,
+    Path(tenant): Path<String>,
+) -> Answer {
+    caller.may_act_on(&tenant)?;
+    ok(admin.store.keys(&tenant).await?)
+}
+
+async fn revoke_key(
+    State(admin): State<Arc<Admin>>,
+    caller: Caller,
+    Path((tenant, key)): Path<(String, String)>,
+) -> Answer {
+    caller.may_act_on(&tenant)?;
+    admin.store.revoke_key(&tenant, &key).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+async fn list_plugins(
+    State(admin): State<Arc<Admin>>,
+    caller: Caller,
+    Path(tenant): Path<String>,
+) -> Answer {
+    caller.may_act_on(&tenant)?;
+    ok(admin.store.plugins(&tenant).await?)
+}
+
+async fn show_plugin(
+    State(admin): State<Arc<Admin>>,
+    caller: Caller,
+    Path((tenant, plugin)): Path<(String, String)>,
+) -> Answer {
+    caller.may_act_on(&tenant)?;
+    ok(admin.store.plugin(&tenant, &plugin).await?)
+}
+
+/// The component's bytes are the body. Validated (and precompiled) before stored.
+async fn upload(
+    State(admin): State<Arc<Admin>>,
+    caller: Caller,
+    Path((tenant, plugin)): Path<(String, String)>,
+    body: Bytes,
+) -> Answer {
+    caller.may_act_on(&tenant)?;
+    crate::store::check_id("plugin", &plugin)?;
+    let record = admin.store.tenant(&tenant).await?;
+    let limits = record.limits.unwrap_or(admin.default_limits);
+    let secrets = admin.store.tenant_secrets(&tenant).await?;
+    let config = record
+        .config
+        .into_iter()
+        .chain(secrets)
+        .map(|(key, value)| ConfigEntry { key, value })
+        .collect();
+    let runtime = Arc::clone(&admin.runtime);
+    let bytes_for_check = body.clone();
+    let checked = tokio::task::spawn_blocking(move || {
+        validate(&runtime, &bytes_for_check, &limits, config).map(|_| ())
+    })
+    .await
+    .map_err(|e| ApiError::invalid(format!("validation did not finish: {e}")))?;
+    if let Err(rejected) = checked {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid-component",
+            rejected.to_string(),
+        )
+        .with_detail(json!({"check": rejected.check})));
+    }
+    let version = admin
+        .store
+        .add_plugin_version(&tenant, &plugin, &body)
+        .await?;
+    created(version)
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Activate {
+    sha256: String,
+}
+
+async fn activate(
+    State(admin): State<Arc<Admin>>,
+    caller: Caller,
+    Path((tenant, plugin)): Path<(String, String)>,
+    body: Result<Json<Activate>, JsonRejection>,
+) -> Answer {
+    caller.may_act_on(&tenant)?;
+    let Activate { sha256 } = json_body(body)?;
+    ok(admin.store.activate(&tenant, &plugin, &sha256).await?)
+}
+
+async fn rollback(
+    State(admin): State<Arc<Admin>>,
+    caller: Caller,
+    Path((tenant, plugin)): Path<(String, String)>,
+) -> Answer {
+    caller.may_act_on(&tenant)?;
+    ok(admin.store.rollback(&tenant, &plugin).await?)
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewRoute {
+    address: String,
+    plugin: String,
+}
+
+async fn add_route(
+    State(admin): State<Arc<Admin>>,
+    caller: Caller,
+    Path(tenant): Path<String>,
+    body: Result<Json<NewRoute>, JsonRejection>,
+) -> Answer {
+    caller.may_act_on(&tenant)?;
+    let route = json_body(body)?;
+    created(
+        admin
+            .store
+            .add_route(&tenant, &route.address, &route.plugin)
+            .await?,
+    )
+}
+
+async fn list_routes(
+    State(admin): State<Arc<Admin>>,
+    caller: Caller,
+    Path(tenant): Path<String>,
+) -> Answer {
+    caller.may_act_on(&tenant)?;
+    ok(admin.store.routes(&tenant).await?)
+}
+
+async fn remove_route(
+    State(admin): State<Arc<Admin>>,
+    caller: Caller,
+    Path((tenant, address)): Path<(String, String)>,
+) -> Answer {
+    caller.may_act_on(&tenant)?;
+    admin.store.remove_route(&tenant, &address).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}

@@ -1,0 +1,450 @@
+//! The admin API over HTTP on a real host (port 0, SQLite file): the operator creates
+//! tenants and keys; tenants upload, activate and roll back plugins and route numbers;
+//! every tenant route tried with another tenant's key answers 404 and changes nothing;
+//! invalid uploads are refused naming the check that failed.
+
+mod support;
+
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+use switchboard::admin::openapi::{Access, ROUTES};
+use switchboard::config::Settings;
+use switchboard::server::App;
+
+const OPERATOR: &str = "operator-token-for-tests";
+
+struct Host {
+    base: String,
+    http: reqwest::Client,
+    _dir: tempfile::TempDir,
+    _stop: tokio::sync::oneshot::Sender<()>,
+}
+
+async fn host() -> Host {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let settings = Settings::from_toml(&format!(
+        r#"
+        [server]
+        listen = "127.0.0.1:0"
+        [acs]
+        connection_string = "endpoint=https://127.0.0.1:9/;accesskey=c2VjcmV0"
+        audience = "test"
+        [runtime]
+        cache_dir = "{cache}"
+        [store]
+        url = "sqlite://{db}"
+        [admin]
+        operator_token = "{OPERATOR}"
+        failed_auth_per_minute = 1000
+        "#,
+        cache = dir.path().join("cache").display(),
+        db = dir.path().join("switchboard.db").display(),
+    ))
+    .expect("settings");
+    let app = App::build(settings).await.expect("host");
+    let base = format!("http://{}", app.local_addr().expect("addr"));
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(app.run_until_stopped(async move {
+        let _ = stopped.await;
+    }));
+    Host {
+        base,
+        http: reqwest::Client::new(),
+        _dir: dir,
+        _stop: stop,
+    }
+}
+
+impl Host {
+    async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        let mut request = self.http.request(method, format!("{}{path}", self.base));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.expect("request");
+        let status = response.status();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    async fn upload(
+        &self,
+        tenant: &str,
+        plugin: &str,
+        token: &str,
+        bytes: Vec<u8>,
+    ) -> (StatusCode, Value) {
+        let response = self
+            .http
+            .post(format!(
+                "{}/v1/tenants/{tenant}/plugins/{plugin}/versions",
+                self.base
+            ))
+            .bearer_auth(token)
+            .header("content-type", "application/wasm")
+            .body(bytes)
+            .send()
+            .await
+            .expect("upload");
+        let status = response.status();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    /// A tenant and a key for it.
+    async fn tenant(&self, id: &str) -> String {
+        let (status, body) = self
+            .call(
+                Method::POST,
+                "/v1/tenants",
+                Some(OPERATOR),
+                Some(json!({"id": id})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        let (status, key) = self
+            .call(
+                Method::POST,
+                &format!("/v1/tenants/{id}/keys"),
+                Some(OPERATOR),
+                None,
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{key}");
+        key["secret"].as_str().expect("secret").to_owned()
+    }
+}
+
+fn concrete(path: &str, tenant: &str) -> String {
+    path.replace("{tenant}", tenant)
+        .replace("{plugin}", "ivr")
+        .replace("{key}", "0123456789abcdef")
+        .replace("{address}", "+18005550100")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tenants_upload_activate_roll_back_and_route() {
+    let host = host().await;
+    let acme = host.tenant("acme").await;
+    let ivr = support::guest_bytes("switchboard_ivr");
+    let hostile = support::guest_bytes("hostile_guest");
+
+    let started = std::time::Instant::now();
+    let (status, v1) = host.upload("acme", "ivr", &acme, ivr.clone()).await;
+    assert_eq!(status, StatusCode::CREATED, "{v1}");
+    eprintln!(
+        "upload + validation of the Rust IVR plugin: {:?}",
+        started.elapsed()
+    );
+    // The hostile guest in mode `ok` (no config) is a valid plugin: a second version.
+    let (status, v2) = host.upload("acme", "ivr", &acme, hostile).await;
+    assert_eq!(status, StatusCode::CREATED, "{v2}");
+    let (status, again) = host.upload("acme", "ivr", &acme, ivr).await;
+    assert_eq!(
+        (status, &again),
+        (StatusCode::CREATED, &v1),
+        "same bytes, same version"
+    );
+
+    for version in [&v1, &v2] {
+        let (status, plugin) = host
+            .call(
+                Method::POST,
+                "/v1/tenants/acme/plugins/ivr/activate",
+                Some(&acme),
+                Some(json!({"sha256": version["sha256"]})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{plugin}");
+        assert_eq!(plugin["active"], version["sha256"]);
+    }
+    let (status, plugin) = host
+        .call(
+            Method::POST,
+            "/v1/tenants/acme/plugins/ivr/rollback",
+            Some(&acme),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{plugin}");
+    assert_eq!(plugin["active"], v1["sha256"]);
+    assert_eq!(plugin["previous"], v2["sha256"]);
+
+    let (status, route) = host
+        .call(
+            Method::POST,
+            "/v1/tenants/acme/routes",
+            Some(&acme),
+            Some(json!({"address": "+18005550100", "plugin": "ivr"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{route}");
+    let (status, bad) = host
+        .call(
+            Method::POST,
+            "/v1/tenants/acme/routes",
+            Some(&acme),
+            Some(json!({"address": "800-555", "plugin": "ivr"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(
+        bad["error"]["message"]
+            .as_str()
+            .expect("message")
+            .contains("E.164"),
+        "{bad}"
+    );
+
+    // Limits: bounded by the operator's maxima, and only the operator sets them.
+    let (status, _) = host
+        .call(
+            Method::PUT,
+            "/v1/tenants/acme/limits",
+            Some(&acme),
+            Some(json!({"deadline_ms": 20})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, too_much) = host
+        .call(
+            Method::PUT,
+            "/v1/tenants/acme/limits",
+            Some(OPERATOR),
+            Some(json!({"deadline_ms": 60000})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(
+        too_much["error"]["message"]
+            .as_str()
+            .expect("m")
+            .contains("deadline_ms"),
+        "{too_much}"
+    );
+    let (status, set) = host
+        .call(
+            Method::PUT,
+            "/v1/tenants/acme/limits",
+            Some(OPERATOR),
+            Some(json!({"deadline_ms": 20})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{set}");
+    assert_eq!(set["limits"]["deadline_ms"], 20);
+
+    // Secrets go in, never come out.
+    let (status, tenant) = host
+        .call(
+            Method::PUT,
+            "/v1/tenants/acme/secrets",
+            Some(&acme),
+            Some(json!({"crm": "hunter2"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(tenant["secret_names"], json!(["crm"]));
+    assert!(!tenant.to_string().contains("hunter2"));
+
+    // A disabled tenant's key stops working.
+    let (status, _) = host
+        .call(
+            Method::POST,
+            "/v1/tenants/acme/disable",
+            Some(OPERATOR),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _) = host
+        .call(Method::GET, "/v1/tenants/acme/plugins", Some(&acme), None)
+        .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn another_tenants_key_sees_nothing_and_changes_nothing() {
+    let host = host().await;
+    let acme = host.tenant("acme").await;
+    let globex = host.tenant("globex").await;
+    let (status, _) = host
+        .upload(
+            "acme",
+            "ivr",
+            &acme,
+            support::guest_bytes("switchboard_ivr"),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let (_, route) = host
+        .call(
+            Method::POST,
+            "/v1/tenants/acme/routes",
+            Some(&acme),
+            Some(json!({"address": "+18005550100", "plugin": "ivr"})),
+        )
+        .await;
+    assert_eq!(route["tenant_id"], "acme");
+    let before = host
+        .call(
+            Method::GET,
+            "/v1/tenants/acme/plugins",
+            Some(OPERATOR),
+            None,
+        )
+        .await;
+
+    for (method, path, access, _) in ROUTES {
+        if !path.contains("{tenant}") {
+            continue;
+        }
+        let method = Method::from_bytes(method.to_uppercase().as_bytes()).expect("method");
+        // Globex's key on Acme's resources: 404, like a tenant that does not exist.
+        let (status, body) = host
+            .call(
+                method.clone(),
+                &concrete(path, "acme"),
+                Some(&globex),
+                Some(json!({})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{method} {path}: {body}");
+        let (status, missing) = host
+            .call(
+                method.clone(),
+                &concrete(path, "initech"),
+                Some(OPERATOR),
+                Some(json!({})),
+            )
+            .await;
+        if *access != Access::Public {
+            assert!(
+                status == StatusCode::NOT_FOUND || status == StatusCode::BAD_REQUEST,
+                "{method} {path} for a tenant that does not exist: {status} {missing}"
+            );
+        }
+    }
+    // A tenant key lists only its own tenant; operator routes are refused.
+    let (status, listed) = host
+        .call(Method::GET, "/v1/tenants", Some(&globex), None)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(listed.as_array().map(Vec::len), Some(1));
+    assert_eq!(listed[0]["id"], "globex");
+    let (status, _) = host
+        .call(
+            Method::POST,
+            "/v1/tenants",
+            Some(&globex),
+            Some(json!({"id": "evil"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let after = host
+        .call(
+            Method::GET,
+            "/v1/tenants/acme/plugins",
+            Some(OPERATOR),
+            None,
+        )
+        .await;
+    assert_eq!(before, after, "nothing of Acme's changed");
+    let (_, routes) = host
+        .call(Method::GET, "/v1/tenants/acme/routes", Some(&acme), None)
+        .await;
+    assert_eq!(routes.as_array().map(Vec::len), Some(1));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_documented_route_needs_a_key_and_bad_uploads_name_their_check() {
+    let host = host().await;
+    let (status, doc) = host.call(Method::GET, "/v1/openapi.json", None, None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(doc["openapi"], "3.1.0");
+    for (method, path, access, _) in ROUTES {
+        let method = Method::from_bytes(method.to_uppercase().as_bytes()).expect("method");
+        assert!(
+            doc["paths"][*path]
+                .get(method.as_str().to_lowercase())
+                .is_some()
+        );
+        if *access == Access::Public {
+            continue;
+        }
+        for token in [None, Some("sbk_0123456789abcdef_forged"), Some("wrong")] {
+            let (status, body) = host
+                .call(
+                    method.clone(),
+                    &concrete(path, "acme"),
+                    token,
+                    Some(json!({})),
+                )
+                .await;
+            assert_eq!(
+                status,
+                StatusCode::UNAUTHORIZED,
+                "{method} {path} with {token:?}: {body}"
+            );
+        }
+    }
+
+    let acme = host.tenant("acme").await;
+    let core_module = b"\0asm\x01\0\0\0".to_vec();
+    let mut truncated = support::guest_bytes("switchboard_ivr");
+    truncated.truncate(truncated.len() / 2);
+    let cases: [(&str, Vec<u8>, &str); 4] = [
+        ("random bytes", b"definitely not wasm".to_vec(), "component"),
+        ("a core module", core_module, "component"),
+        ("a truncated component", truncated, "compile"),
+        (
+            "a component of another world",
+            wasi_only_component(),
+            "world",
+        ),
+    ];
+    for (what, bytes, check) in cases {
+        let (status, body) = host.upload("acme", "ivr", &acme, bytes).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{what}: {body}");
+        assert_eq!(body["error"]["detail"]["check"], check, "{what}: {body}");
+    }
+    // With the tenant's config saying `loop`, the hostile guest spins on the smoke run.
+    let (status, _) = host
+        .call(
+            Method::PUT,
+            "/v1/tenants/acme/config",
+            Some(&acme),
+            Some(json!({"mode": "loop"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, body) = host
+        .upload("acme", "ivr", &acme, support::guest_bytes("hostile_guest"))
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(body["error"]["detail"]["check"], "smoke", "{body}");
+    let (status, plugins) = host
+        .call(Method::GET, "/v1/tenants/acme/plugins", Some(&acme), None)
+        .await;
+    assert_eq!(
+        (status, plugins),
+        (StatusCode::OK, json!([])),
+        "nothing stored"
+    );
+    let (status, body) = host
+        .upload("acme", "ivr", &acme, vec![0u8; (64 << 20) + 1])
+        .await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{body}");
+}
+
+/// The smallest component: no exports, so not the call-policy world.
+fn wasi_only_component() -> Vec<u8> {
+    // `(component)` in the binary format: magic, component version 0x0d, layer 1.
+    b"\0asm\x0d\0\x01\0".to_vec()
+}
