@@ -14,6 +14,8 @@
 //!   limits, typed outcomes.
 //! - [`ingress`]: what comes in from the service: Event Grid and callback endpoints,
 //!   callback authentication (JWT).
+//! - [`directory`]: who answers a call (config tenants, then store routes), pinned to
+//!   the plugin version active when it rang.
 //! - [`executor`]: per-call workers: events in order, plugin decisions, actions out,
 //!   action-failed, fallback.
 //! - [`metrics`]: the Prometheus metrics the host records and `/metrics` serves.
@@ -33,6 +35,7 @@ pub mod admission;
 pub mod config;
 pub mod contract;
 pub mod describe;
+pub mod directory;
 pub mod executor;
 pub mod ingress;
 pub mod metrics;

@@ -18,6 +18,7 @@ use crate::admin::{self, Admin};
 use crate::admission::Allowances;
 use crate::config::Settings;
 use crate::contract::ConfigEntry;
+use crate::directory::Directory;
 use crate::executor::{Executor, ExecutorConfig, Routes, TenantRuntime};
 use crate::ingress::auth::CallbackAuth;
 use crate::ingress::http::{self, Ingress};
@@ -114,6 +115,8 @@ impl App {
         let store = Store::open(&settings.store.url)
             .await
             .with_context(|| format!("opening the store {}", settings.store.url))?;
+        let directory =
+            Directory::new(store.clone(), Arc::clone(&runtime), routes, settings.limits);
         let admin = Arc::new(Admin::new(
             store,
             Arc::clone(&runtime),
@@ -133,7 +136,7 @@ impl App {
         );
         let ingress = Arc::new(Ingress::new(
             executor.clone(),
-            routes,
+            directory,
             auth,
             crate::metrics::install(),
         ));

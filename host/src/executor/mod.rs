@@ -181,6 +181,38 @@ impl Executor {
         self.inner.tasks.spawn(worker.run(rx, token));
     }
 
+    /// Rejects a ringing call nobody answers (unrouted number, disabled tenant), in
+    /// the background; the reason is the caller's to log.
+    pub fn reject(&self, incoming: &Received) {
+        let Event::IncomingCall(call) = &incoming.event else {
+            return;
+        };
+        let request = crate::contract::ActionRequest {
+            action: crate::contract::Action::Reject(crate::contract::RejectReason::None),
+            operation_context: None,
+            operation_callback_uri: None,
+        };
+        let call_ref = acs::CallRef {
+            call_connection_id: None,
+            server_call_id: &call.server_call_id,
+            incoming_call_context: Some(&call.incoming_call_context),
+            callback_uri: "",
+        };
+        let rest = match acs::requests::build(&request, call_ref) {
+            Ok(rest) => rest,
+            Err(e) => {
+                tracing::warn!(error = %e, "executor.reject");
+                return;
+            }
+        };
+        let client = self.inner.client.clone();
+        self.inner.tasks.spawn(async move {
+            if let Err(e) = client.send(&rest).await {
+                tracing::warn!(error = %e, "executor.reject: the service refused the rejection");
+            }
+        });
+    }
+
     /// Hands a callback event to its call's worker.
     pub fn deliver(&self, token: &str, event: Received) -> Delivery {
         let mut calls = self.lock();

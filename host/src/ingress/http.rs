@@ -17,7 +17,8 @@ use serde_json::json;
 use super::auth::CallbackAuth;
 use crate::acs::events::{EventGridBody, parse_callbacks, parse_event_grid};
 use crate::contract::Event;
-use crate::executor::{Delivery, Executor, Routes};
+use crate::directory::Directory;
+use crate::executor::{Delivery, Executor};
 use crate::metrics;
 
 /// Largest body accepted (larger: 413).
@@ -27,7 +28,7 @@ pub const MAX_BODY: usize = 1 << 20;
 #[derive(Debug)]
 pub struct Ingress {
     pub executor: Executor,
-    pub routes: Routes,
+    pub directory: Directory,
     pub auth: CallbackAuth,
     prometheus: Option<metrics_exporter_prometheus::PrometheusHandle>,
     /// Recent IncomingCall event ids (Event Grid delivers at least once).
@@ -38,13 +39,13 @@ impl Ingress {
     #[must_use]
     pub fn new(
         executor: Executor,
-        routes: Routes,
+        directory: Directory,
         auth: CallbackAuth,
         prometheus: Option<metrics_exporter_prometheus::PrometheusHandle>,
     ) -> Self {
         Self {
             executor,
-            routes,
+            directory,
             auth,
             prometheus,
             seen: Mutex::new((VecDeque::new(), HashSet::new())),
@@ -120,10 +121,11 @@ async fn event_grid(State(ingress): State<Arc<Ingress>>, body: Bytes) -> Respons
             tracing::debug!(event = %received.event_type, "ingress.event_grid.ignored");
             continue;
         };
-        match ingress.routes.route(&call.to) {
-            Some(tenant) => ingress.executor.start_call(tenant.clone(), received),
-            None => {
-                tracing::warn!(to = ?call.to, "incoming call to a number no tenant has; not answered")
+        match ingress.directory.route(&call.to).await {
+            Ok(tenant) => ingress.executor.start_call(tenant, received),
+            Err(why) => {
+                tracing::warn!(to = ?call.to, reason = %why, "ingress.unrouted: call rejected");
+                ingress.executor.reject(&received);
             }
         }
     }
