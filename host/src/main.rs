@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
+use switchboard::admin::client::AdminClient;
 use switchboard::describe::Described;
 use switchboard::runtime::{Limits, Outcome, Runtime, RuntimeConfig};
 use switchboard::scenario;
@@ -20,8 +21,148 @@ struct Cli {
     command: Command,
 }
 
+/// Where the admin API is, and who is asking.
+#[derive(Debug, clap::Args)]
+struct Remote {
+    /// The host's base URL.
+    #[arg(
+        long,
+        env = "SWITCHBOARD_URL",
+        default_value = "http://127.0.0.1:7070",
+        global = true
+    )]
+    url: String,
+    /// The operator token, or a tenant key (`sbk_…`).
+    #[arg(
+        long,
+        env = "SWITCHBOARD_TOKEN",
+        default_value = "",
+        hide_default_value = true,
+        global = true
+    )]
+    token: String,
+}
+
+#[derive(Debug, Subcommand)]
+enum TenantCmd {
+    /// Create a tenant (operator).
+    Create {
+        id: String,
+        #[arg(long)]
+        name: Option<String>,
+    },
+    /// List tenants (a tenant key lists its own).
+    List,
+    /// Disable a tenant: its calls are not answered, its keys refused (operator).
+    Disable { id: String },
+    /// Enable a disabled tenant (operator).
+    Enable { id: String },
+}
+
+#[derive(Debug, Subcommand)]
+enum KeyCmd {
+    /// Create an API key; its secret is printed once.
+    Create {
+        #[arg(long, env = "SWITCHBOARD_TENANT")]
+        tenant: String,
+    },
+    /// List a tenant's keys (never their secrets).
+    List {
+        #[arg(long, env = "SWITCHBOARD_TENANT")]
+        tenant: String,
+    },
+    /// Revoke a key.
+    Revoke {
+        #[arg(long, env = "SWITCHBOARD_TENANT")]
+        tenant: String,
+        key: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum PluginCmd {
+    /// Upload a component as a new version (validated before it is accepted).
+    Push {
+        #[arg(long, env = "SWITCHBOARD_TENANT")]
+        tenant: String,
+        name: String,
+        file: PathBuf,
+        /// Activate it once accepted.
+        #[arg(long)]
+        activate: bool,
+    },
+    /// List plugins and versions.
+    List {
+        #[arg(long, env = "SWITCHBOARD_TENANT")]
+        tenant: String,
+    },
+    /// Activate a version (by SHA-256); calls in progress keep theirs.
+    Activate {
+        #[arg(long, env = "SWITCHBOARD_TENANT")]
+        tenant: String,
+        name: String,
+        sha256: String,
+    },
+    /// Return to the previous version.
+    Rollback {
+        #[arg(long, env = "SWITCHBOARD_TENANT")]
+        tenant: String,
+        name: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum RouteCmd {
+    /// Route a number (E.164) or ACS identity to a plugin.
+    Add {
+        #[arg(long, env = "SWITCHBOARD_TENANT")]
+        tenant: String,
+        address: String,
+        plugin: String,
+    },
+    /// List a tenant's routes.
+    List {
+        #[arg(long, env = "SWITCHBOARD_TENANT")]
+        tenant: String,
+    },
+    /// Remove a route.
+    Remove {
+        #[arg(long, env = "SWITCHBOARD_TENANT")]
+        tenant: String,
+        address: String,
+    },
+}
+
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Manage tenants through a host's admin API.
+    Tenant {
+        #[command(subcommand)]
+        command: TenantCmd,
+        #[command(flatten)]
+        remote: Remote,
+    },
+    /// Manage a tenant's API keys.
+    Key {
+        #[command(subcommand)]
+        command: KeyCmd,
+        #[command(flatten)]
+        remote: Remote,
+    },
+    /// Upload, list, activate and roll back a tenant's plugins.
+    Plugin {
+        #[command(subcommand)]
+        command: PluginCmd,
+        #[command(flatten)]
+        remote: Remote,
+    },
+    /// Route numbers and identities to a tenant's plugins.
+    Route {
+        #[command(subcommand)]
+        command: RouteCmd,
+        #[command(flatten)]
+        remote: Remote,
+    },
     /// Serve: receive the service's events, run the tenants' plugins, carry out their
     /// decisions. Settings come from the file and `SWITCHBOARD_…` variables
     /// (`SWITCHBOARD_ACS__CONNECTION_STRING` sets `acs.connection_string`).
@@ -53,7 +194,198 @@ fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
         Command::Serve { config } => serve(config.as_deref()),
         Command::Demo { plugin, cache_dir } => demo(&plugin, cache_dir),
+        Command::Tenant { command, remote } => remote_call(&remote, |c| tenant(c, command)),
+        Command::Key { command, remote } => remote_call(&remote, |c| key(c, command)),
+        Command::Plugin { command, remote } => remote_call(&remote, |c| plugin(c, command)),
+        Command::Route { command, remote } => remote_call(&remote, |c| route(c, command)),
     }
+}
+
+/// Runs an admin command; errors come out as one line saying what to do.
+fn remote_call<F, Fut>(remote: &Remote, command: F) -> anyhow::Result<()>
+where
+    F: FnOnce(AdminClient) -> Fut,
+    Fut: Future<Output = anyhow::Result<()>>,
+{
+    let client = AdminClient::new(&remote.url, &remote.token);
+    tokio::runtime::Runtime::new()?.block_on(command(client))
+}
+
+fn segment(text: &str) -> String {
+    percent_encoding::utf8_percent_encode(text, percent_encoding::NON_ALPHANUMERIC).to_string()
+}
+
+fn print_json(value: &serde_json::Value) {
+    println!(
+        "{}",
+        serde_json::to_string_pretty(value).unwrap_or_else(|_| value.to_string())
+    );
+}
+
+async fn tenant(client: AdminClient, command: TenantCmd) -> anyhow::Result<()> {
+    let answer = match command {
+        TenantCmd::Create { id, name } => {
+            client
+                .post(
+                    "/v1/tenants",
+                    Some(&serde_json::json!({"id": id, "name": name})),
+                )
+                .await?
+        }
+        TenantCmd::List => client.get("/v1/tenants").await?,
+        TenantCmd::Disable { id } => {
+            client
+                .post(&format!("/v1/tenants/{}/disable", segment(&id)), None)
+                .await?
+        }
+        TenantCmd::Enable { id } => {
+            client
+                .post(&format!("/v1/tenants/{}/enable", segment(&id)), None)
+                .await?
+        }
+    };
+    print_json(&answer);
+    Ok(())
+}
+
+async fn key(client: AdminClient, command: KeyCmd) -> anyhow::Result<()> {
+    match command {
+        KeyCmd::Create { tenant } => {
+            let key = client
+                .post(&format!("/v1/tenants/{}/keys", segment(&tenant)), None)
+                .await?;
+            println!("{}", key["secret"].as_str().unwrap_or_default());
+            eprintln!(
+                "key {} for tenant {tenant}: keep it now, it cannot be shown again",
+                key["key"]["id"]
+            );
+        }
+        KeyCmd::List { tenant } => {
+            print_json(
+                &client
+                    .get(&format!("/v1/tenants/{}/keys", segment(&tenant)))
+                    .await?,
+            );
+        }
+        KeyCmd::Revoke { tenant, key } => {
+            client
+                .delete(&format!(
+                    "/v1/tenants/{}/keys/{}",
+                    segment(&tenant),
+                    segment(&key)
+                ))
+                .await?;
+            eprintln!("key {key} revoked");
+        }
+    }
+    Ok(())
+}
+
+async fn plugin(client: AdminClient, command: PluginCmd) -> anyhow::Result<()> {
+    match command {
+        PluginCmd::Push {
+            tenant,
+            name,
+            file,
+            activate,
+        } => {
+            let bytes = std::fs::read(&file)
+                .with_context(|| format!("reading the component {}", file.display()))?;
+            let base = format!(
+                "/v1/tenants/{}/plugins/{}",
+                segment(&tenant),
+                segment(&name)
+            );
+            let version = client.upload(&format!("{base}/versions"), bytes).await?;
+            println!("{}", version["sha256"].as_str().unwrap_or_default());
+            if activate {
+                client
+                    .post(
+                        &format!("{base}/activate"),
+                        Some(&serde_json::json!({"sha256": version["sha256"]})),
+                    )
+                    .await?;
+                eprintln!("activated");
+            }
+        }
+        PluginCmd::List { tenant } => {
+            print_json(
+                &client
+                    .get(&format!("/v1/tenants/{}/plugins", segment(&tenant)))
+                    .await?,
+            );
+        }
+        PluginCmd::Activate {
+            tenant,
+            name,
+            sha256,
+        } => {
+            print_json(
+                &client
+                    .post(
+                        &format!(
+                            "/v1/tenants/{}/plugins/{}/activate",
+                            segment(&tenant),
+                            segment(&name)
+                        ),
+                        Some(&serde_json::json!({"sha256": sha256})),
+                    )
+                    .await?,
+            );
+        }
+        PluginCmd::Rollback { tenant, name } => {
+            print_json(
+                &client
+                    .post(
+                        &format!(
+                            "/v1/tenants/{}/plugins/{}/rollback",
+                            segment(&tenant),
+                            segment(&name)
+                        ),
+                        None,
+                    )
+                    .await?,
+            );
+        }
+    }
+    Ok(())
+}
+
+async fn route(client: AdminClient, command: RouteCmd) -> anyhow::Result<()> {
+    match command {
+        RouteCmd::Add {
+            tenant,
+            address,
+            plugin,
+        } => {
+            print_json(
+                &client
+                    .post(
+                        &format!("/v1/tenants/{}/routes", segment(&tenant)),
+                        Some(&serde_json::json!({"address": address, "plugin": plugin})),
+                    )
+                    .await?,
+            );
+        }
+        RouteCmd::List { tenant } => {
+            print_json(
+                &client
+                    .get(&format!("/v1/tenants/{}/routes", segment(&tenant)))
+                    .await?,
+            );
+        }
+        RouteCmd::Remove { tenant, address } => {
+            client
+                .delete(&format!(
+                    "/v1/tenants/{}/routes/{}",
+                    segment(&tenant),
+                    segment(&address)
+                ))
+                .await?;
+            eprintln!("route {address} removed");
+        }
+    }
+    Ok(())
 }
 
 fn serve(config: Option<&std::path::Path>) -> anyhow::Result<()> {

@@ -448,3 +448,90 @@ fn wasi_only_component() -> Vec<u8> {
     // `(component)` in the binary format: magic, component version 0x0d, layer 1.
     b"\0asm\x0d\0\x01\0".to_vec()
 }
+
+/// Runs the `switchboard` CLI; (success, stdout, stderr).
+async fn cli(base: &str, token: &str, args: &[&str]) -> (bool, String, String) {
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_switchboard"))
+        .args(args)
+        .env("SWITCHBOARD_URL", base)
+        .env("SWITCHBOARD_TOKEN", token)
+        .output()
+        .await
+        .expect("run the CLI");
+    (
+        output.status.success(),
+        String::from_utf8_lossy(&output.stdout).trim().to_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cli_drives_the_admin_api_and_says_what_to_do_when_it_cannot() {
+    let host = host().await;
+    let (ok, out, err) = cli(&host.base, OPERATOR, &["tenant", "create", "acme"]).await;
+    assert!(ok, "{out} {err}");
+    let (ok, secret, err) = cli(&host.base, OPERATOR, &["key", "create", "--tenant", "acme"]).await;
+    assert!(ok && secret.starts_with("sbk_"), "{secret} {err}");
+    let plugin = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../target/wasm32-wasip2/guest/switchboard_ivr.wasm");
+    support::guest_bytes("switchboard_ivr");
+    let plugin = plugin.display().to_string();
+    let (ok, sha, err) = cli(
+        &host.base,
+        &secret,
+        &[
+            "plugin",
+            "push",
+            "--tenant",
+            "acme",
+            "ivr",
+            &plugin,
+            "--activate",
+        ],
+    )
+    .await;
+    assert!(ok && sha.len() == 64, "{sha} {err}");
+    let (ok, out, err) = cli(
+        &host.base,
+        &secret,
+        &["route", "add", "--tenant", "acme", "+18005550100", "ivr"],
+    )
+    .await;
+    assert!(ok, "{out} {err}");
+    let (ok, listed, _) = cli(&host.base, &secret, &["plugin", "list", "--tenant", "acme"]).await;
+    let listed: Value = serde_json::from_str(&listed).expect("json");
+    assert!(ok);
+    assert_eq!(listed[0]["active"], sha.as_str());
+
+    // Errors: what went wrong, and what to do.
+    let (ok, _, err) = cli(
+        &host.base,
+        "sbk_0123456789abcdef_wrong",
+        &["tenant", "list"],
+    )
+    .await;
+    assert!(!ok && err.contains("--token"), "{err}");
+    let (ok, _, err) = cli(
+        &host.base,
+        &secret,
+        &["route", "add", "--tenant", "acme", "555", "ivr"],
+    )
+    .await;
+    assert!(!ok && err.contains("E.164"), "{err}");
+    let (ok, _, err) = cli(
+        &host.base,
+        &secret,
+        &[
+            "plugin",
+            "push",
+            "--tenant",
+            "acme",
+            "ivr",
+            "/nonexistent.wasm",
+        ],
+    )
+    .await;
+    assert!(!ok && err.contains("/nonexistent.wasm"), "{err}");
+    let (ok, _, err) = cli("http://127.0.0.1:9", OPERATOR, &["tenant", "list"]).await;
+    assert!(!ok && err.contains("switchboard serve"), "{err}");
+}

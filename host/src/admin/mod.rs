@@ -8,9 +8,11 @@
 //! - Failed authentications are counted per client address; past the allowance a
 //!   minute, 429 until the minute is over.
 //!
-//! - [`handlers`]: the routes.
+//! - `handlers`: the routes.
 //! - [`openapi`]: the OpenAPI document.
+//! - [`client`]: a client of this API (the CLI's).
 
+pub mod client;
 mod handlers;
 pub mod openapi;
 
