@@ -43,6 +43,7 @@ test: guests
 bench: guests
 	rm -rf target/bench
 	BENCH_OUT=$(CURDIR)/target/bench $(CARGO) bench -p switchboard --bench invoke
+	BENCH_OUT=$(CURDIR)/target/bench $(CARGO) bench -p switchboard --bench tenancy
 	BENCH_OUT=$(CURDIR)/target/bench $(CARGO) bench -p switchboard-sim --bench load
 	BENCH_OUT=$(CURDIR)/target/bench $(CARGO) bench -p switchboard-e2e --bench host_load
 	python3 scripts/splice_bench.py BENCHMARKS.md target/bench
