@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use axum::body::Bytes;
 use axum::extract::rejection::JsonRejection;
-use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::extract::{DefaultBodyLimit, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post, put};
@@ -14,7 +14,7 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::json;
 
-use super::{Admin, ApiError, Caller, openapi};
+use super::{Admin, ApiError, Caller, Scoped, openapi};
 use crate::contract::ConfigEntry;
 use crate::runtime::Limits;
 use crate::runtime::validate::validate;
@@ -102,44 +102,30 @@ async fn list_tenants(State(admin): State<Arc<Admin>>, caller: Caller) -> Answer
     }
 }
 
-async fn show_tenant(
-    State(admin): State<Arc<Admin>>,
-    caller: Caller,
-    Path(tenant): Path<String>,
-) -> Answer {
-    caller.may_act_on(&tenant)?;
-    ok(admin.store.tenant(&tenant).await?)
+async fn show_tenant(State(admin): State<Arc<Admin>>, scope: Scoped) -> Answer {
+    ok(admin.store.tenant(&scope.tenant).await?)
 }
 
-async fn disable_tenant(
-    State(admin): State<Arc<Admin>>,
-    caller: Caller,
-    Path(tenant): Path<String>,
-) -> Answer {
-    caller.may_act_on(&tenant)?;
-    caller.operator()?;
-    ok(admin.store.set_tenant_disabled(&tenant, true).await?)
+async fn disable_tenant(State(admin): State<Arc<Admin>>, scope: Scoped) -> Answer {
+    scope.caller.operator()?;
+    ok(admin.store.set_tenant_disabled(&scope.tenant, true).await?)
 }
 
-async fn enable_tenant(
-    State(admin): State<Arc<Admin>>,
-    caller: Caller,
-    Path(tenant): Path<String>,
-) -> Answer {
-    caller.may_act_on(&tenant)?;
-    caller.operator()?;
-    ok(admin.store.set_tenant_disabled(&tenant, false).await?)
+async fn enable_tenant(State(admin): State<Arc<Admin>>, scope: Scoped) -> Answer {
+    scope.caller.operator()?;
+    ok(admin
+        .store
+        .set_tenant_disabled(&scope.tenant, false)
+        .await?)
 }
 
 /// `null` returns the tenant to the defaults.
 async fn set_limits(
     State(admin): State<Arc<Admin>>,
-    caller: Caller,
-    Path(tenant): Path<String>,
+    scope: Scoped,
     body: Result<Json<Option<Limits>>, JsonRejection>,
 ) -> Answer {
-    caller.may_act_on(&tenant)?;
-    caller.operator()?;
+    scope.caller.operator()?;
     let limits = json_body(body)?;
     if let Some(limits) = &limits {
         admin
@@ -149,91 +135,68 @@ async fn set_limits(
     }
     ok(admin
         .store
-        .set_tenant_limits(&tenant, limits.as_ref())
+        .set_tenant_limits(&scope.tenant, limits.as_ref())
         .await?)
 }
 
 async fn set_config(
     State(admin): State<Arc<Admin>>,
-    caller: Caller,
-    Path(tenant): Path<String>,
+    scope: Scoped,
     body: Result<Json<BTreeMap<String, String>>, JsonRejection>,
 ) -> Answer {
-    caller.may_act_on(&tenant)?;
     let config = json_body(body)?;
-    ok(admin.store.set_tenant_config(&tenant, &config).await?)
+    ok(admin
+        .store
+        .set_tenant_config(&scope.tenant, &config)
+        .await?)
 }
 
 /// Answers with the tenant, which lists secret names, never values.
 async fn set_secrets(
     State(admin): State<Arc<Admin>>,
-    caller: Caller,
-    Path(tenant): Path<String>,
+    scope: Scoped,
     body: Result<Json<BTreeMap<String, String>>, JsonRejection>,
 ) -> Answer {
-    caller.may_act_on(&tenant)?;
     let secrets = json_body(body)?;
-    ok(admin.store.set_tenant_secrets(&tenant, &secrets).await?)
+    ok(admin
+        .store
+        .set_tenant_secrets(&scope.tenant, &secrets)
+        .await?)
 }
 
-async fn create_key(
-    State(admin): State<Arc<Admin>>,
-    caller: Caller,
-    Path(tenant): Path<String>,
-) -> Answer {
-    caller.may_act_on(&tenant)?;
-    created(admin.store.create_key(&tenant).await?)
+async fn create_key(State(admin): State<Arc<Admin>>, scope: Scoped) -> Answer {
+    created(admin.store.create_key(&scope.tenant).await?)
 }
 
-async fn list_keys(
-    State(admin): State<Arc<Admin>>,
-    caller: Caller,
-    Path(tenant): Path<String>,
-) -> Answer {
-    caller.may_act_on(&tenant)?;
-    ok(admin.store.keys(&tenant).await?)
+async fn list_keys(State(admin): State<Arc<Admin>>, scope: Scoped) -> Answer {
+    ok(admin.store.keys(&scope.tenant).await?)
 }
 
-async fn revoke_key(
-    State(admin): State<Arc<Admin>>,
-    caller: Caller,
-    Path((tenant, key)): Path<(String, String)>,
-) -> Answer {
-    caller.may_act_on(&tenant)?;
-    admin.store.revoke_key(&tenant, &key).await?;
+async fn revoke_key(State(admin): State<Arc<Admin>>, scope: Scoped) -> Answer {
+    admin
+        .store
+        .revoke_key(&scope.tenant, scope.param("key")?)
+        .await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
-async fn list_plugins(
-    State(admin): State<Arc<Admin>>,
-    caller: Caller,
-    Path(tenant): Path<String>,
-) -> Answer {
-    caller.may_act_on(&tenant)?;
-    ok(admin.store.plugins(&tenant).await?)
+async fn list_plugins(State(admin): State<Arc<Admin>>, scope: Scoped) -> Answer {
+    ok(admin.store.plugins(&scope.tenant).await?)
 }
 
-async fn show_plugin(
-    State(admin): State<Arc<Admin>>,
-    caller: Caller,
-    Path((tenant, plugin)): Path<(String, String)>,
-) -> Answer {
-    caller.may_act_on(&tenant)?;
-    ok(admin.store.plugin(&tenant, &plugin).await?)
+async fn show_plugin(State(admin): State<Arc<Admin>>, scope: Scoped) -> Answer {
+    ok(admin
+        .store
+        .plugin(&scope.tenant, scope.param("plugin")?)
+        .await?)
 }
 
 /// The component's bytes are the body. Validated (and precompiled) before stored.
-async fn upload(
-    State(admin): State<Arc<Admin>>,
-    caller: Caller,
-    Path((tenant, plugin)): Path<(String, String)>,
-    body: Bytes,
-) -> Answer {
-    caller.may_act_on(&tenant)?;
-    crate::store::check_id("plugin", &plugin)?;
-    let record = admin.store.tenant(&tenant).await?;
+async fn upload(State(admin): State<Arc<Admin>>, scope: Scoped, body: Bytes) -> Answer {
+    crate::store::check_id("plugin", scope.param("plugin")?)?;
+    let record = admin.store.tenant(&scope.tenant).await?;
     let limits = record.limits.unwrap_or(admin.default_limits);
-    let secrets = admin.store.tenant_secrets(&tenant).await?;
+    let secrets = admin.store.tenant_secrets(&scope.tenant).await?;
     let config = record
         .config
         .into_iter()
@@ -257,7 +220,7 @@ async fn upload(
     }
     let version = admin
         .store
-        .add_plugin_version(&tenant, &plugin, &body)
+        .add_plugin_version(&scope.tenant, scope.param("plugin")?, &body)
         .await?;
     created(version)
 }
@@ -270,22 +233,21 @@ struct Activate {
 
 async fn activate(
     State(admin): State<Arc<Admin>>,
-    caller: Caller,
-    Path((tenant, plugin)): Path<(String, String)>,
+    scope: Scoped,
     body: Result<Json<Activate>, JsonRejection>,
 ) -> Answer {
-    caller.may_act_on(&tenant)?;
     let Activate { sha256 } = json_body(body)?;
-    ok(admin.store.activate(&tenant, &plugin, &sha256).await?)
+    ok(admin
+        .store
+        .activate(&scope.tenant, scope.param("plugin")?, &sha256)
+        .await?)
 }
 
-async fn rollback(
-    State(admin): State<Arc<Admin>>,
-    caller: Caller,
-    Path((tenant, plugin)): Path<(String, String)>,
-) -> Answer {
-    caller.may_act_on(&tenant)?;
-    ok(admin.store.rollback(&tenant, &plugin).await?)
+async fn rollback(State(admin): State<Arc<Admin>>, scope: Scoped) -> Answer {
+    ok(admin
+        .store
+        .rollback(&scope.tenant, scope.param("plugin")?)
+        .await?)
 }
 
 #[derive(Debug, Deserialize)]
@@ -297,35 +259,26 @@ struct NewRoute {
 
 async fn add_route(
     State(admin): State<Arc<Admin>>,
-    caller: Caller,
-    Path(tenant): Path<String>,
+    scope: Scoped,
     body: Result<Json<NewRoute>, JsonRejection>,
 ) -> Answer {
-    caller.may_act_on(&tenant)?;
     let route = json_body(body)?;
     created(
         admin
             .store
-            .add_route(&tenant, &route.address, &route.plugin)
+            .add_route(&scope.tenant, &route.address, &route.plugin)
             .await?,
     )
 }
 
-async fn list_routes(
-    State(admin): State<Arc<Admin>>,
-    caller: Caller,
-    Path(tenant): Path<String>,
-) -> Answer {
-    caller.may_act_on(&tenant)?;
-    ok(admin.store.routes(&tenant).await?)
+async fn list_routes(State(admin): State<Arc<Admin>>, scope: Scoped) -> Answer {
+    ok(admin.store.routes(&scope.tenant).await?)
 }
 
-async fn remove_route(
-    State(admin): State<Arc<Admin>>,
-    caller: Caller,
-    Path((tenant, address)): Path<(String, String)>,
-) -> Answer {
-    caller.may_act_on(&tenant)?;
-    admin.store.remove_route(&tenant, &address).await?;
+async fn remove_route(State(admin): State<Arc<Admin>>, scope: Scoped) -> Answer {
+    admin
+        .store
+        .remove_route(&scope.tenant, scope.param("address")?)
+        .await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }

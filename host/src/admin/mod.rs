@@ -164,6 +164,50 @@ impl FromRequestParts<Arc<Admin>> for Caller {
     }
 }
 
+/// A request on one tenant's resources (`/v1/tenants/{tenant}/…`) by a caller allowed
+/// to act on that tenant: every such route starts with this check, so none can forget it.
+#[derive(Debug)]
+pub struct Scoped {
+    pub caller: Caller,
+    pub tenant: String,
+    params: HashMap<String, String>,
+}
+
+impl Scoped {
+    /// Another path parameter (`plugin`, `key`, `address`).
+    fn param(&self, name: &str) -> Result<&str, ApiError> {
+        self.params
+            .get(name)
+            .map(String::as_str)
+            .ok_or_else(|| ApiError::invalid(format!("the path has no `{name}`")))
+    }
+}
+
+impl FromRequestParts<Arc<Admin>> for Scoped {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        admin: &Arc<Admin>,
+    ) -> Result<Self, Self::Rejection> {
+        let caller = Caller::from_request_parts(parts, admin).await?;
+        let axum::extract::Path(params) =
+            axum::extract::Path::<HashMap<String, String>>::from_request_parts(parts, admin)
+                .await
+                .map_err(|e| ApiError::invalid(e.body_text()))?;
+        let tenant = params
+            .get("tenant")
+            .cloned()
+            .ok_or_else(|| ApiError::invalid("the path names no tenant"))?;
+        caller.may_act_on(&tenant)?;
+        Ok(Self {
+            caller,
+            tenant,
+            params,
+        })
+    }
+}
+
 /// An error answer: `{"error": {"code": …, "message": …}}` with its status.
 #[derive(Debug)]
 pub struct ApiError {

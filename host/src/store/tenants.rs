@@ -23,6 +23,10 @@ pub struct Tenant {
     pub created_ms: i64,
 }
 
+fn map_json(map: &BTreeMap<String, String>) -> String {
+    serde_json::to_string(map).unwrap_or_else(|_| "{}".into())
+}
+
 fn json_map(text: &str) -> BTreeMap<String, String> {
     serde_json::from_str(text).unwrap_or_default()
 }
@@ -95,8 +99,7 @@ impl Store {
         id: &str,
         config: &BTreeMap<String, String>,
     ) -> Result<Tenant> {
-        let text = serde_json::to_string(config).unwrap_or_else(|_| "{}".into());
-        self.update_tenant(id, "config", text).await
+        self.update_tenant(id, "config", map_json(config)).await
     }
 
     /// Replaces the secrets handed to the tenant's plugin.
@@ -105,8 +108,7 @@ impl Store {
         id: &str,
         secrets: &BTreeMap<String, String>,
     ) -> Result<Tenant> {
-        let text = serde_json::to_string(secrets).unwrap_or_else(|_| "{}".into());
-        self.update_tenant(id, "secrets", text).await
+        self.update_tenant(id, "secrets", map_json(secrets)).await
     }
 
     /// The tenant's secrets, to put in its plugin's context.

@@ -36,6 +36,23 @@ async fn handled(journal: &mut broadcast::Receiver<Handled>, call: &str) -> Vec<
     }
 }
 
+/// The `press-2-then-3` script under a fault rule; it must still pass. The stack, the
+/// call's id, what the host handled, and the simulator's timeline.
+async fn press_2_then_3_with(fault: Value) -> (Stack, String, Vec<Handled>, Vec<Value>) {
+    let stack = ivr_stack().await;
+    let mut journal = stack.executor.journal();
+    stack.fault(fault).await.expect("fault");
+    let id = stack
+        .place(&ivr_script("press-2-then-3").expect("script"))
+        .await
+        .expect("place");
+    let events = handled(&mut journal, &id).await;
+    let report = stack.report_when_ended(1).await.expect("report");
+    assert_eq!(report["passed"], 1, "{report:#}");
+    let timeline = stack.timeline(&id).await.expect("timeline");
+    (stack, id, events, timeline)
+}
+
 fn names(events: &[Handled]) -> Vec<&str> {
     events.iter().map(|e| e.event.as_str()).collect()
 }
@@ -152,20 +169,8 @@ async fn a_429_with_retry_after_is_waited_out() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn duplicated_callbacks_are_handled_once() {
-    let stack = ivr_stack().await;
-    let mut journal = stack.executor.journal();
-    stack
-        .fault(json!({"event": "*", "fault": {"kind": "duplicate"}}))
-        .await
-        .expect("fault");
-    let id = stack
-        .place(&ivr_script("press-2-then-3").expect("script"))
-        .await
-        .expect("place");
-    let events = handled(&mut journal, &id).await;
-    let report = stack.report_when_ended(1).await.expect("report");
-    assert_eq!(report["passed"], 1, "{report:#}");
-    let timeline = stack.timeline(&id).await.expect("timeline");
+    let (stack, id, events, timeline) =
+        press_2_then_3_with(json!({"event": "*", "fault": {"kind": "duplicate"}})).await;
     let deliveries = timeline.iter().filter(|e| e["kind"] == "delivery").count();
     let events_sent = timeline.iter().filter(|e| e["kind"] == "event").count();
     assert!(
@@ -191,21 +196,11 @@ async fn duplicated_callbacks_are_handled_once() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_callback_that_overtakes_the_one_it_follows_waits_for_it() {
-    let stack = ivr_stack().await;
-    let mut journal = stack.executor.journal();
     // CallConnected is held back by the simulator and sent after the next event.
-    stack
-        .fault(json!({"event": "CallConnected", "fault": {"kind": "reorder"}, "times": 1}))
-        .await
-        .expect("fault");
-    let id = stack
-        .place(&ivr_script("press-2-then-3").expect("script"))
-        .await
-        .expect("place");
-    let events = handled(&mut journal, &id).await;
-    let report = stack.report_when_ended(1).await.expect("report");
-    assert_eq!(report["passed"], 1, "{report:#}");
-    let timeline = stack.timeline(&id).await.expect("timeline");
+    let (stack, _, events, timeline) = press_2_then_3_with(
+        json!({"event": "CallConnected", "fault": {"kind": "reorder"}, "times": 1}),
+    )
+    .await;
     let delivered: Vec<&str> = timeline
         .iter()
         .filter(|e| e["kind"] == "delivery")
