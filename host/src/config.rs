@@ -86,12 +86,16 @@ impl std::fmt::Debug for Secret {
 pub struct StoreSettings {
     /// `sqlite://FILE` (one host) or `postgres://…` (several replicas).
     pub url: String,
+    /// Keep the invocation log (every event handled, per call) for
+    /// `switchboard calls list|show`.
+    pub call_log: bool,
 }
 
 impl Default for StoreSettings {
     fn default() -> Self {
         Self {
             url: "sqlite://.switchboard/switchboard.db".into(),
+            call_log: true,
         }
     }
 }

@@ -134,6 +134,22 @@ enum RouteCmd {
 }
 
 #[derive(Debug, Subcommand)]
+enum CallsCmd {
+    /// The tenant's most recent calls.
+    List {
+        #[arg(long, env = "SWITCHBOARD_TENANT")]
+        tenant: String,
+    },
+    /// A call's timeline: events, decisions, actions, outcomes, durations.
+    Show {
+        #[arg(long, env = "SWITCHBOARD_TENANT")]
+        tenant: String,
+        /// The call's serverCallId.
+        id: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
 enum Command {
     /// Manage tenants through a host's admin API.
     Tenant {
@@ -160,6 +176,13 @@ enum Command {
     Route {
         #[command(subcommand)]
         command: RouteCmd,
+        #[command(flatten)]
+        remote: Remote,
+    },
+    /// What happened on a tenant's calls.
+    Calls {
+        #[command(subcommand)]
+        command: CallsCmd,
         #[command(flatten)]
         remote: Remote,
     },
@@ -198,6 +221,7 @@ fn main() -> anyhow::Result<()> {
         Command::Key { command, remote } => remote_call(&remote, |c| key(c, command)),
         Command::Plugin { command, remote } => remote_call(&remote, |c| plugin(c, command)),
         Command::Route { command, remote } => remote_call(&remote, |c| route(c, command)),
+        Command::Calls { command, remote } => remote_call(&remote, |c| calls(c, command)),
     }
 }
 
@@ -490,4 +514,65 @@ fn demo(plugin_path: &std::path::Path, cache_dir: PathBuf) -> anyhow::Result<()>
 
 fn timing(elapsed: Duration) -> String {
     format!("   ({} µs)", elapsed.as_micros())
+}
+
+async fn calls(client: AdminClient, command: CallsCmd) -> anyhow::Result<()> {
+    match command {
+        CallsCmd::List { tenant } => {
+            let calls = client
+                .get(&format!("/v1/tenants/{}/calls", segment(&tenant)))
+                .await?;
+            for call in calls.as_array().into_iter().flatten() {
+                let span =
+                    call["last_ms"].as_i64().unwrap_or(0) - call["first_ms"].as_i64().unwrap_or(0);
+                println!(
+                    "{}  {} events over {:.1} s",
+                    call["server_call_id"].as_str().unwrap_or("?"),
+                    call["events"],
+                    span as f64 / 1000.0
+                );
+            }
+        }
+        CallsCmd::Show { tenant, id } => {
+            let events = client
+                .get(&format!(
+                    "/v1/tenants/{}/calls/{}",
+                    segment(&tenant),
+                    segment(&id)
+                ))
+                .await?;
+            let events = events.as_array().cloned().unwrap_or_default();
+            let start = events
+                .first()
+                .and_then(|e| e["at_ms"].as_i64())
+                .unwrap_or(0);
+            println!("call {id}");
+            for e in &events {
+                let actions: Vec<&str> = e["actions"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(serde_json::Value::as_str)
+                    .collect();
+                let failed = e["failed"]
+                    .as_str()
+                    .map(|f| format!("  ✗ {f}"))
+                    .unwrap_or_default();
+                println!(
+                    "  +{:>7} ms  {:<28} {:<18} → {:<32} plugin {:>5} µs, total {:>7} µs{failed}",
+                    e["at_ms"].as_i64().unwrap_or(0) - start,
+                    e["event"].as_str().unwrap_or("?"),
+                    e["outcome"].as_str().unwrap_or("?"),
+                    if actions.is_empty() {
+                        "(nothing)".to_owned()
+                    } else {
+                        actions.join(", ")
+                    },
+                    e["plugin_us"],
+                    e["total_us"],
+                );
+            }
+        }
+    }
+    Ok(())
 }

@@ -118,7 +118,7 @@ impl App {
         let directory =
             Directory::new(store.clone(), Arc::clone(&runtime), routes, settings.limits);
         let admin = Arc::new(Admin::new(
-            store,
+            store.clone(),
             Arc::clone(&runtime),
             settings.admin.clone(),
             settings.runtime.clone(),
@@ -134,6 +134,9 @@ impl App {
             },
             tasks.clone(),
         );
+        if settings.store.call_log {
+            tokio::spawn(write_call_log(executor.journal(), store.clone()));
+        }
         let ingress = Arc::new(Ingress::new(
             executor.clone(),
             directory,
@@ -186,5 +189,42 @@ impl App {
             );
         }
         Ok(())
+    }
+}
+
+/// Writes the executor's journal to the store's call log, in batches of what has
+/// piled up since the last write. Best effort: a log that cannot keep up loses
+/// records (logged, counted), it never slows calls.
+async fn write_call_log(
+    mut journal: tokio::sync::broadcast::Receiver<crate::executor::Handled>,
+    store: Store,
+) {
+    use tokio::sync::broadcast::error::{RecvError, TryRecvError};
+    loop {
+        let first = match journal.recv().await {
+            Ok(event) => event,
+            Err(RecvError::Lagged(lost)) => {
+                tracing::warn!(
+                    lost,
+                    "store.call_log: records lost (the store is slower than the calls)"
+                );
+                ::metrics::counter!("switchboard_call_log_lost_total").increment(lost);
+                continue;
+            }
+            Err(RecvError::Closed) => return,
+        };
+        let mut batch = vec![first];
+        while batch.len() < 512 {
+            match journal.try_recv() {
+                Ok(event) => batch.push(event),
+                Err(TryRecvError::Lagged(lost)) => {
+                    ::metrics::counter!("switchboard_call_log_lost_total").increment(lost);
+                }
+                Err(_) => break,
+            }
+        }
+        if let Err(e) = store.record_call_events(&batch).await {
+            tracing::warn!(error = %e, records = batch.len(), "store.call_log: not written");
+        }
     }
 }

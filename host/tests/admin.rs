@@ -127,6 +127,7 @@ fn concrete(path: &str, tenant: &str) -> String {
         .replace("{plugin}", "ivr")
         .replace("{key}", "0123456789abcdef")
         .replace("{address}", "+18005550100")
+        .replace("{call}", "some-call")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -502,6 +503,16 @@ async fn the_cli_drives_the_admin_api_and_says_what_to_do_when_it_cannot() {
     let listed: Value = serde_json::from_str(&listed).expect("json");
     assert!(ok);
     assert_eq!(listed[0]["active"], sha.as_str());
+
+    let (ok, out, err) = cli(&host.base, &secret, &["calls", "list", "--tenant", "acme"]).await;
+    assert!(ok && out.is_empty(), "no calls yet: {out} {err}");
+    let (ok, _, err) = cli(
+        &host.base,
+        &secret,
+        &["calls", "show", "--tenant", "acme", "nope"],
+    )
+    .await;
+    assert!(!ok && err.contains("call nope not found"), "{err}");
 
     // Errors: what went wrong, and what to do.
     let (ok, _, err) = cli(

@@ -60,6 +60,8 @@ pub fn router(admin: Arc<Admin>) -> Router {
             "/v1/tenants/{tenant}/routes/{address}",
             delete(remove_route),
         )
+        .route("/v1/tenants/{tenant}/calls", get(list_calls))
+        .route("/v1/tenants/{tenant}/calls/{call}", get(show_call))
         .with_state(admin)
 }
 
@@ -281,4 +283,17 @@ async fn remove_route(State(admin): State<Arc<Admin>>, scope: Scoped) -> Answer 
         .remove_route(&scope.tenant, scope.param("address")?)
         .await?;
     Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// The 100 most recent calls.
+async fn list_calls(State(admin): State<Arc<Admin>>, scope: Scoped) -> Answer {
+    ok(admin.store.calls(&scope.tenant, 100).await?)
+}
+
+/// A call's timeline: every event handled, what was decided, what ran, how long.
+async fn show_call(State(admin): State<Arc<Admin>>, scope: Scoped) -> Answer {
+    ok(admin
+        .store
+        .call_events(&scope.tenant, scope.param("call")?)
+        .await?)
 }

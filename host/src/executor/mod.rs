@@ -66,19 +66,8 @@ pub enum Delivery {
     Unknown,
 }
 
-/// One event handled, as the journal records it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Handled {
-    pub tenant: String,
-    pub server_call_id: String,
-    /// The event's name (`CallConnected`, `ActionFailed`…).
-    pub event: String,
-    /// Whether the fallback decided, not the plugin.
-    pub fallback: bool,
-    /// The actions run, by kind; the last one failed if `failed` is set.
-    pub actions: Vec<String>,
-    pub failed: Option<String>,
-}
+/// One event handled, as the journal records it (and the store keeps it).
+pub use crate::store::calls::CallEvent as Handled;
 
 /// Events of one call, handled in order by one worker.
 #[derive(Debug)]

@@ -35,6 +35,10 @@ pub(super) struct Worker {
     /// The sequence number of the participant list in `snapshot` (the service's
     /// numbers increase; an older list arriving late is not applied).
     participants_seq: Option<u64>,
+    /// Events handled so far (the journal's sequence).
+    handled: u32,
+    /// The last invocation's outcome and time, for the journal.
+    last_invocation: (&'static str, u64),
 }
 
 /// What one decision did, for the journal.
@@ -75,6 +79,8 @@ impl Worker {
             apologised: false,
             sequencer: Sequencer::new(hold),
             participants_seq: None,
+            handled: 0,
+            last_invocation: ("fallback", 0),
         }
     }
 
@@ -181,6 +187,8 @@ impl Worker {
 
     /// Decides (plugin or fallback) and runs the actions for one event.
     async fn handle(&mut self, event: Event, received_at: Option<Instant>, depth: u32) {
+        let started = (Instant::now(), crate::store::now_ms());
+        self.last_invocation = ("fallback", 0);
         let was_fallback = self.in_fallback;
         let actions = match self.in_fallback {
             false => self.decide(&event).await,
@@ -201,7 +209,7 @@ impl Worker {
         if let Some(at) = received_at {
             span.record("total_us", at.elapsed().as_micros());
         }
-        self.record(&event, was_fallback || self.in_fallback, &ran);
+        self.record(&event, was_fallback || self.in_fallback, &ran, started);
         if let Some(failed) = ran.failed
             && depth < MAX_FAILURE_DEPTH
             && !self.in_fallback
@@ -210,7 +218,8 @@ impl Worker {
         }
     }
 
-    fn record(&self, event: &Event, fallback: bool, ran: &Ran) {
+    fn record(&mut self, event: &Event, fallback: bool, ran: &Ran, started: (Instant, i64)) {
+        self.handled += 1;
         let journal = &self.executor.inner.journal;
         if journal.receiver_count() == 0 {
             return;
@@ -218,13 +227,18 @@ impl Worker {
         let _ = journal.send(Handled {
             tenant: self.tenant.id.clone(),
             server_call_id: self.snapshot.server_call_id.clone(),
+            seq: self.handled,
+            at_ms: started.1,
             event: event.name().to_owned(),
+            outcome: self.last_invocation.0.to_owned(),
             fallback,
             actions: ran.actions.clone(),
             failed: ran
                 .failed
                 .as_ref()
                 .map(|f| format!("{}: {}", f.code, f.message)),
+            plugin_us: self.last_invocation.1,
+            total_us: u64::try_from(started.0.elapsed().as_micros()).unwrap_or(u64::MAX),
         });
     }
 
@@ -241,6 +255,10 @@ impl Worker {
             tracing::info!(level = ?line.level, "{}", line.message);
         }
         let outcome = invocation.outcome.kind();
+        self.last_invocation = (
+            outcome,
+            u64::try_from(invocation.elapsed.as_micros()).unwrap_or(u64::MAX),
+        );
         tracing::Span::current()
             .record("outcome", outcome)
             .record("plugin_us", invocation.elapsed.as_micros());

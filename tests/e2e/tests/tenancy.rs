@@ -180,6 +180,53 @@ async fn a_tenant_from_the_api_answers_and_new_versions_reach_only_new_calls() {
         !operations.iter().any(|o| o.starts_with("Recognize")),
         "the call after activation ran version 2: {operations:?}"
     );
+    // The host's call log has the first call's timeline.
+    let path = format!("/v1/tenants/acme/calls/{first}");
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    let timeline = loop {
+        let response = stack
+            .http
+            .get(format!("http://{}{path}", stack.host))
+            .bearer_auth(&key)
+            .send()
+            .await
+            .expect("calls");
+        let events: Value = response.json().await.unwrap_or(Value::Null);
+        if events
+            .as_array()
+            .is_some_and(|e| e.last().is_some_and(|e| e["event"] == "CallDisconnected"))
+        {
+            break events;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no call log: {events}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
+    let events: Vec<&str> = timeline
+        .as_array()
+        .expect("events")
+        .iter()
+        .filter_map(|e| e["event"].as_str())
+        .filter(|e| *e != "ParticipantsUpdated" && *e != "PlayStarted")
+        .collect();
+    assert_eq!(
+        events,
+        [
+            "IncomingCall",
+            "CallConnected",
+            "RecognizeFailed",
+            "RecognizeFailed",
+            "RecognizeFailed",
+            "PlayCompleted",
+            "CallDisconnected"
+        ],
+        "{timeline:#}"
+    );
+    assert_eq!(timeline[0]["actions"], json!(["answer"]));
+    assert_eq!(timeline[0]["outcome"], "decision");
+    assert!(timeline[0]["plugin_us"].as_u64().is_some_and(|us| us > 0));
     stack.ended(&unrouted).await.expect("unrouted ends");
     assert_eq!(
         stack.operations(&unrouted).await.expect("operations"),
