@@ -75,6 +75,50 @@ async fn suite(store: &Store) {
     keys(store).await;
     plugins(store).await;
     routes(store).await;
+    call_log(store).await;
+}
+
+async fn call_log(store: &Store) {
+    use switchboard::store::calls::CallEvent;
+    let event = |seq: u32| CallEvent {
+        tenant: "acme".into(),
+        server_call_id: "call-1".into(),
+        seq,
+        at_ms: 1_000 + i64::from(seq),
+        event: if seq == 1 {
+            "IncomingCall"
+        } else {
+            "PlayCompleted"
+        }
+        .into(),
+        outcome: "decision".into(),
+        fallback: false,
+        actions: vec!["play".into()],
+        failed: (seq == 2).then(|| "8523: bad".into()),
+        plugin_us: 30,
+        total_us: 900,
+    };
+    // More rows than one statement takes, in two batches that overlap (a replay).
+    let first: Vec<CallEvent> = (1..=200).map(event).collect();
+    let second: Vec<CallEvent> = (150..=300).map(event).collect();
+    store.record_call_events(&first).await.expect("record");
+    store
+        .record_call_events(&second)
+        .await
+        .expect("record again");
+    let events = store.call_events("acme", "call-1").await.expect("events");
+    assert_eq!(events.len(), 300, "each seq once");
+    assert_eq!(events[0], event(1));
+    assert_eq!(events[1].failed.as_deref(), Some("8523: bad"));
+    assert!(events.windows(2).all(|w| w[0].seq < w[1].seq), "in order");
+    let calls = store.calls("acme", 10).await.expect("calls");
+    assert_eq!(calls.len(), 1);
+    assert_eq!((calls[0].events, calls[0].first_ms), (300, 1_001));
+    assert!(matches!(
+        store.call_events("globex", "call-1").await,
+        Err(StoreError::NotFound(_))
+    ));
+    assert!(store.calls("globex", 10).await.expect("calls").is_empty());
 }
 
 async fn tenants(store: &Store) {
