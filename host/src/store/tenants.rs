@@ -76,10 +76,7 @@ impl Store {
             .bind(id)
             .execute(self.pool())
             .await?;
-        if done.rows_affected() == 0 {
-            return Err(StoreError::NotFound(format!("tenant `{id}`")));
-        }
-        self.tenant(id).await
+        self.updated(id, &done).await
     }
 
     /// Sets a tenant's limits (`None`: back to the operator's defaults). The caller
@@ -129,6 +126,11 @@ impl Store {
             .bind(id)
             .execute(self.pool())
             .await?;
+        self.updated(id, &done).await
+    }
+
+    /// The tenant after an update of its row (none updated: it does not exist).
+    async fn updated(&self, id: &str, done: &sqlx::any::AnyQueryResult) -> Result<Tenant> {
         if done.rows_affected() == 0 {
             return Err(StoreError::NotFound(format!("tenant `{id}`")));
         }
