@@ -143,6 +143,9 @@ impl App {
             auth,
             crate::metrics::install(),
         ));
+        // The service's keys, fetched before the first callback needs them.
+        let warming = Arc::clone(&ingress);
+        tokio::spawn(async move { warming.auth.warm().await });
         Ok(Self {
             listener,
             router: http::router(ingress).merge(admin::router(admin)),

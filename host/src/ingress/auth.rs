@@ -87,6 +87,19 @@ impl CallbackAuth {
         }
     }
 
+    /// Fetches the keys now if none are held (at startup, so the first callback does
+    /// not wait for them). A failure is logged; callbacks fetch again when they need to.
+    pub async fn warm(&self) {
+        let mut cache = self.cache.lock().await;
+        if cache.fetched.is_some() {
+            return;
+        }
+        match self.fetch().await {
+            Ok(keys) => *cache = keys,
+            Err(e) => tracing::warn!(error = %e, "ingress.auth.warm: keys not fetched yet"),
+        }
+    }
+
     /// Validates the `Authorization` header of a callback.
     pub async fn verify(&self, authorization: Option<&str>) -> Result<(), AuthError> {
         let token = authorization
