@@ -20,7 +20,7 @@
 //!   action-failed, fallback.
 //! - [`metrics`]: the Prometheus metrics the host records and `/metrics` serves.
 //! - [`store`]: the durable store (SQLite or PostgreSQL): tenants, keys, plugins,
-//!   routes.
+//!   routes, the call log.
 //! - [`server`]: the app factory (`App::build` → `run_until_stopped`).
 //! - [`native`]: policies written in plain Rust: the IVR baseline for benchmarks and
 //!   equivalence tests, and the fallback for calls whose plugin failed.
