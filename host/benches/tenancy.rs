@@ -14,8 +14,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use switchboard::contract::CommunicationIdentifier;
-use switchboard::directory::Directory;
-use switchboard::executor::Routes;
+use switchboard::directory::{Directory, Routes};
 use switchboard::runtime::validate::validate;
 use switchboard::runtime::{Limits, Runtime, RuntimeConfig};
 use switchboard::store::Store;

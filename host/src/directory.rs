@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex};
 
 use crate::admission::Allowances;
 use crate::contract::{CommunicationIdentifier, ConfigEntry};
-use crate::executor::{Routes, TenantRuntime};
+use crate::executor::TenantRuntime;
 use crate::runtime::{Limits, Plugin, Runtime};
 use crate::store::{Store, StoreError};
 
@@ -28,6 +28,32 @@ pub enum Unrouted {
     Load { sha256: String, message: String },
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+/// The address a call was placed to, as routes name it.
+fn address(to: &CommunicationIdentifier) -> &str {
+    match to {
+        CommunicationIdentifier::PhoneNumber(number) => number,
+        CommunicationIdentifier::AcsUser(id) | CommunicationIdentifier::Raw(id) => id,
+        CommunicationIdentifier::TeamsUser(user) => &user.user_id,
+    }
+}
+
+/// The tenants of the config file, by the addresses they answer.
+#[derive(Debug, Clone, Default)]
+pub struct Routes {
+    by_address: HashMap<String, TenantRuntime>,
+}
+
+impl Routes {
+    pub fn add(&mut self, address: &str, tenant: TenantRuntime) {
+        self.by_address.insert(address.to_owned(), tenant);
+    }
+
+    #[must_use]
+    pub fn route(&self, to: &CommunicationIdentifier) -> Option<&TenantRuntime> {
+        self.by_address.get(address(to))
+    }
 }
 
 /// Routes calls to tenants.
@@ -63,11 +89,7 @@ impl Directory {
         if let Some(tenant) = self.configured.route(to) {
             return Ok(tenant.clone());
         }
-        let address = match to {
-            CommunicationIdentifier::PhoneNumber(number) => number.as_str(),
-            CommunicationIdentifier::AcsUser(id) | CommunicationIdentifier::Raw(id) => id.as_str(),
-            CommunicationIdentifier::TeamsUser(user) => user.user_id.as_str(),
-        };
+        let address = address(to);
         let route = self
             .store
             .resolve_route(address)

@@ -9,6 +9,7 @@
 //! - [`config`]: typed settings (TOML + environment) of `switchboard serve`.
 //! - [`contract`]: the `switchboard:policy` world (the one `bindgen!`), and the
 //!   contract types every other module uses.
+//! - [`dedupe`]: bounded windows of recently seen ids (redelivered events).
 //! - [`describe`]: one-line descriptions of events and actions for people.
 //! - [`runtime`]: engine, plugin loading and caching, sandboxed invocation under
 //!   limits, typed outcomes.
@@ -34,6 +35,7 @@ pub mod admin;
 pub mod admission;
 pub mod config;
 pub mod contract;
+pub mod dedupe;
 pub mod describe;
 pub mod directory;
 pub mod executor;

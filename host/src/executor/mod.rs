@@ -17,7 +17,7 @@ pub mod order;
 pub mod tags;
 mod worker;
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -26,7 +26,8 @@ use tokio_util::task::TaskTracker;
 
 use crate::acs::{self, events::Received};
 use crate::admission::Allowances;
-use crate::contract::{CommunicationIdentifier, ConfigEntry, Event};
+use crate::contract::{ConfigEntry, Event};
+use crate::dedupe::Window;
 use crate::metrics;
 use crate::runtime::{Limits, Plugin};
 
@@ -77,29 +78,6 @@ struct CallHandle {
     tx: mpsc::UnboundedSender<Box<Received>>,
     /// Event ids already taken (de-duplication of redeliveries).
     seen: Window,
-}
-
-/// The most recent ids of a kind, bounded.
-#[derive(Debug, Default)]
-struct Window {
-    order: VecDeque<String>,
-    set: HashSet<String>,
-}
-
-impl Window {
-    /// Remembers `id`; `false` if it was already there.
-    fn insert(&mut self, id: &str, capacity: usize) -> bool {
-        if !self.set.insert(id.to_owned()) {
-            return false;
-        }
-        self.order.push_back(id.to_owned());
-        if self.order.len() > capacity
-            && let Some(old) = self.order.pop_front()
-        {
-            self.set.remove(&old);
-        }
-        true
-    }
 }
 
 /// The calls this host is handling.
@@ -206,7 +184,7 @@ impl Executor {
     pub fn deliver(&self, token: &str, event: Received) -> Delivery {
         let mut calls = self.lock();
         let Some(call) = calls.live.get_mut(token) else {
-            return if calls.ended.set.contains(token) {
+            return if calls.ended.contains(token) {
                 Delivery::Ended
             } else {
                 Delivery::Unknown
@@ -267,27 +245,4 @@ fn new_token() -> String {
     let mut bytes = [0u8; 24];
     rand::thread_rng().fill_bytes(&mut bytes);
     hex::encode(bytes)
-}
-
-/// The tenant a called number belongs to.
-#[derive(Debug, Clone, Default)]
-pub struct Routes {
-    by_number: HashMap<String, TenantRuntime>,
-}
-
-impl Routes {
-    pub fn add(&mut self, number: &str, tenant: TenantRuntime) {
-        self.by_number.insert(number.to_owned(), tenant);
-    }
-
-    #[must_use]
-    pub fn route(&self, to: &CommunicationIdentifier) -> Option<&TenantRuntime> {
-        match to {
-            CommunicationIdentifier::PhoneNumber(number) => self.by_number.get(number),
-            CommunicationIdentifier::AcsUser(id) | CommunicationIdentifier::Raw(id) => {
-                self.by_number.get(id)
-            }
-            CommunicationIdentifier::TeamsUser(user) => self.by_number.get(&user.user_id),
-        }
-    }
 }

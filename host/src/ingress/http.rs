@@ -3,7 +3,6 @@
 //! JWT-authenticated; the token binds the callback to its tenant and call), plus
 //! `/healthz`, `/readyz` and `/metrics` (Prometheus text).
 
-use std::collections::{HashSet, VecDeque};
 use std::sync::{Arc, Mutex};
 
 use axum::body::Bytes;
@@ -17,6 +16,7 @@ use serde_json::json;
 use super::auth::CallbackAuth;
 use crate::acs::events::{EventGridBody, parse_callbacks, parse_event_grid};
 use crate::contract::Event;
+use crate::dedupe::Window;
 use crate::directory::Directory;
 use crate::executor::{Delivery, Executor};
 use crate::metrics;
@@ -32,7 +32,7 @@ pub struct Ingress {
     pub auth: CallbackAuth,
     prometheus: Option<metrics_exporter_prometheus::PrometheusHandle>,
     /// Recent IncomingCall event ids (Event Grid delivers at least once).
-    seen: Mutex<(VecDeque<String>, HashSet<String>)>,
+    seen: Mutex<Window>,
 }
 
 impl Ingress {
@@ -48,26 +48,16 @@ impl Ingress {
             directory,
             auth,
             prometheus,
-            seen: Mutex::new((VecDeque::new(), HashSet::new())),
+            seen: Mutex::new(Window::default()),
         }
     }
 
     /// Whether this Event Grid event id is new (and remember it).
     fn first_time(&self, id: &str) -> bool {
-        let mut seen = self
-            .seen
+        self.seen
             .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if !seen.1.insert(id.to_owned()) {
-            return false;
-        }
-        seen.0.push_back(id.to_owned());
-        if seen.0.len() > 10_000
-            && let Some(old) = seen.0.pop_front()
-        {
-            seen.1.remove(&old);
-        }
-        true
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(id, 10_000)
     }
 }
 

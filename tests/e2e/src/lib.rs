@@ -283,7 +283,17 @@ impl Stack {
 
     /// Rings the host with a scripted caller; the call's `serverCallId`.
     pub async fn place(&self, caller: &Caller) -> anyhow::Result<String> {
-        let placed = self.sim_post("calls", &json!({ "caller": caller })).await?;
+        self.placed(json!({ "caller": caller })).await
+    }
+
+    /// Rings `to` from `from` with no script (the call stays until someone ends it);
+    /// the call's `serverCallId`.
+    pub async fn ring(&self, from: &str, to: &str) -> anyhow::Result<String> {
+        self.placed(json!({ "from": from, "to": to })).await
+    }
+
+    async fn placed(&self, call: Value) -> anyhow::Result<String> {
+        let placed = self.sim_post("calls", &call).await?;
         placed["serverCallId"]
             .as_str()
             .map(str::to_owned)

@@ -2,7 +2,7 @@
 //! simulator's scripted callers follow `ivr.md`; every script ends as it expects.
 //! Callbacks without a valid token change nothing; a failing plugin gets the fallback.
 
-use serde_json::{Value, json};
+use serde_json::json;
 use switchboard_e2e::{StackBuilder, TenantSpec, ivr_script, ivr_scripts};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -99,10 +99,7 @@ async fn a_failing_plugin_gets_the_fallback_and_other_tenants_are_unaffected() {
         .await
         .expect("stack");
     let evil = stack
-        .sim_post(
-            "calls",
-            &json!({"from": "+14255550999", "to": "+18005550199"}),
-        )
+        .ring("+14255550999", "+18005550199")
         .await
         .expect("place");
     stack
@@ -112,7 +109,7 @@ async fn a_failing_plugin_gets_the_fallback_and_other_tenants_are_unaffected() {
     let report = stack.report_when_ended(1).await.expect("report");
     assert_eq!(report["passed"], 1, "the good tenant's call: {report:#}");
     // The hostile plugin ran into its deadline; the fallback rejected its call.
-    let id = evil["serverCallId"].as_str().expect("id");
+    let id = evil.as_str();
     stack
         .ended(id)
         .await
@@ -146,16 +143,12 @@ async fn a_plugin_failing_on_a_connected_call_gets_an_apology_then_the_call_ends
         .start()
         .await
         .expect("stack");
-    let placed: Value = stack
-        .sim_post(
-            "calls",
-            &json!({"from": "+14255550888", "to": "+18005550177"}),
-        )
+    let id = stack
+        .ring("+14255550888", "+18005550177")
         .await
         .expect("place");
-    let id = placed["serverCallId"].as_str().expect("id");
-    stack.ended(id).await.expect("the call ends");
-    let operations = stack.operations(id).await.expect("operations");
+    stack.ended(&id).await.expect("the call ends");
+    let operations = stack.operations(&id).await.expect("operations");
     assert_eq!(
         operations,
         ["AnswerCall 200", "Play 202", "TerminateCall 204"],

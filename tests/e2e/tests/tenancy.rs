@@ -152,15 +152,9 @@ async fn a_tenant_from_the_api_answers_and_new_versions_reach_only_new_calls() {
         .to_owned();
     // Nobody routes this number: rejected.
     let unrouted = stack
-        .sim_post(
-            "calls",
-            &json!({"from": "+14255550666", "to": "+18005550123"}),
-        )
+        .ring("+14255550666", "+18005550123")
         .await
-        .expect("place")["serverCallId"]
-        .as_str()
-        .expect("id")
-        .to_owned();
+        .expect("place");
 
     let report = stack.report_when_ended(2).await.expect("report");
     let silent = report["calls"]
