@@ -89,6 +89,11 @@ pub struct StoreSettings {
     /// Keep the invocation log (every event handled, per call) for
     /// `switchboard calls list|show`.
     pub call_log: bool,
+    /// Keep calls in the store as they go (their state, accepted events, the actions
+    /// of each decision with their repeatability ids), so that a host killed mid-call
+    /// and restarted, or another replica, continues them without doing anything twice.
+    /// Off: calls live in memory only (a little faster; a restart drops them).
+    pub durable_calls: bool,
 }
 
 impl Default for StoreSettings {
@@ -96,6 +101,7 @@ impl Default for StoreSettings {
         Self {
             url: "sqlite://.switchboard/switchboard.db".into(),
             call_log: true,
+            durable_calls: true,
         }
     }
 }
@@ -156,6 +162,14 @@ pub struct Server {
     /// How long a callback that arrived before the event it follows is held back
     /// (the awaited one may be lost).
     pub reorder_hold_ms: u64,
+    /// This replica's name, unique among the replicas sharing a store; its calls are
+    /// recorded as its own. A replica restarted under the same name takes its calls
+    /// back at once; others take them when its lease runs out. Unset: `local` on
+    /// SQLite (one host), a random name on PostgreSQL.
+    pub replica: Option<String>,
+    /// How long a replica's claim on its calls lasts without renewal (renewed every
+    /// third of it): how soon another replica continues the calls of one that died.
+    pub call_lease_ms: u64,
 }
 
 impl Default for Server {
@@ -165,6 +179,8 @@ impl Default for Server {
             public_url: None,
             shutdown_grace_seconds: 10,
             reorder_hold_ms: 1000,
+            replica: None,
+            call_lease_ms: 10_000,
         }
     }
 }

@@ -54,6 +54,10 @@ impl Routes {
     pub fn route(&self, to: &CommunicationIdentifier) -> Option<&TenantRuntime> {
         self.by_address.get(address(to))
     }
+
+    fn by_id(&self, id: &str) -> Option<&TenantRuntime> {
+        self.by_address.values().find(|t| t.id == id)
+    }
 }
 
 /// Routes calls to tenants.
@@ -105,6 +109,33 @@ impl Directory {
             plugin: route.plugin.clone(),
         })?;
         let plugin = self.plugin(&tenant.id, &sha256).await?;
+        self.runtime_of(tenant, plugin).await
+    }
+
+    /// The tenant of a call that continues here (after a restart, or from another
+    /// replica), with the plugin version the call is pinned to. A tenant of the config
+    /// file runs the plugin the file names now.
+    pub async fn tenant_at(
+        &self,
+        tenant_id: &str,
+        sha256: &str,
+    ) -> Result<TenantRuntime, Unrouted> {
+        if let Some(tenant) = self.configured.by_id(tenant_id) {
+            if tenant.plugin.digest() != sha256 {
+                tracing::warn!(tenant = tenant_id, pinned = %sha256, now = %tenant.plugin.digest(), "directory.tenant_at: the config file names another plugin now; the call continues on it");
+            }
+            return Ok(tenant.clone());
+        }
+        let tenant = self.store.tenant(tenant_id).await?;
+        let plugin = self.plugin(tenant_id, sha256).await?;
+        self.runtime_of(tenant, plugin).await
+    }
+
+    async fn runtime_of(
+        &self,
+        tenant: crate::store::tenants::Tenant,
+        plugin: Plugin,
+    ) -> Result<TenantRuntime, Unrouted> {
         let secrets = self.store.tenant_secrets(&tenant.id).await?;
         Ok(TenantRuntime {
             id: tenant.id,

@@ -18,10 +18,12 @@
 //! - [`directory`]: who answers a call (config tenants, then store routes), pinned to
 //!   the plugin version active when it rang.
 //! - [`executor`]: per-call workers: events in order, plugin decisions, actions out,
-//!   action-failed, fallback.
+//!   action-failed, fallback; durable calls saved before their actions run.
+//! - [`replica`]: this replica's calls in a shared store: leases, takeover of a
+//!   stopped replica's calls, wake-ups from replicas that received their events.
 //! - [`metrics`]: the Prometheus metrics the host records and `/metrics` serves.
 //! - [`store`]: the durable store (SQLite or PostgreSQL): tenants, keys, plugins,
-//!   routes, the call log.
+//!   routes, calls in progress and their inboxes, the call log.
 //! - [`server`]: the app factory (`App::build` → `run_until_stopped`).
 //! - [`native`]: policies written in plain Rust: the IVR baseline for benchmarks and
 //!   equivalence tests, and the fallback for calls whose plugin failed.
@@ -42,6 +44,7 @@ pub mod executor;
 pub mod ingress;
 pub mod metrics;
 pub mod native;
+pub mod replica;
 pub mod runtime;
 pub mod scenario;
 pub mod server;

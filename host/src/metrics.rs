@@ -18,6 +18,9 @@
 //! | `switchboard_event_overhead_seconds` | histogram | (event received → its first REST request sent) |
 //! | `switchboard_callbacks_rejected_total` | counter | `reason` |
 //! | `switchboard_active_calls` | gauge | |
+//! | `switchboard_store_seconds` | histogram | `op` (`save`: a call's record before its actions; `inbox`: an accepted event) |
+//! | `switchboard_store_errors_total` | counter | `op` (calls that went on without durability) |
+//! | `switchboard_calls_resumed_total` | counter | (calls continued from the store: restart or takeover) |
 
 use std::sync::OnceLock;
 
@@ -35,6 +38,9 @@ pub const FALLBACKS: &str = "switchboard_fallbacks_total";
 pub const EVENT_OVERHEAD_SECONDS: &str = "switchboard_event_overhead_seconds";
 pub const CALLBACKS_REJECTED: &str = "switchboard_callbacks_rejected_total";
 pub const ACTIVE_CALLS: &str = "switchboard_active_calls";
+pub const STORE_SECONDS: &str = "switchboard_store_seconds";
+pub const STORE_ERRORS: &str = "switchboard_store_errors_total";
+pub const CALLS_RESUMED: &str = "switchboard_calls_resumed_total";
 
 /// Buckets (seconds) for plugin and host-overhead times: 10 µs to 1 s.
 const FAST_BUCKETS: &[f64] = &[
@@ -64,6 +70,9 @@ pub fn install() -> Option<PrometheusHandle> {
                 .and_then(|b| {
                     b.set_buckets_for_metric(Matcher::Full(ACTION_SECONDS.into()), ACTION_BUCKETS)
                 })
+                .and_then(|b| {
+                    b.set_buckets_for_metric(Matcher::Full(STORE_SECONDS.into()), FAST_BUCKETS)
+                })
                 .expect("bucket lists are not empty")
                 .build_recorder();
             let handle = recorder.handle();
@@ -91,6 +100,19 @@ fn describe() {
         "REST action latency, retries included."
     );
     describe_counter!(ACTION_RETRIES, "REST attempts beyond the first.");
+    describe_histogram!(
+        STORE_SECONDS,
+        Unit::Seconds,
+        "Store writes on an event's path (call record, inbox)."
+    );
+    describe_counter!(
+        STORE_ERRORS,
+        "Store writes that failed after retries (the call went on)."
+    );
+    describe_counter!(
+        CALLS_RESUMED,
+        "Calls continued from the store after a restart or a takeover."
+    );
     describe_counter!(
         FALLBACKS,
         "Calls put in fallback because their plugin failed."

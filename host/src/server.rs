@@ -1,8 +1,8 @@
 //! The app factory: settings in, a bound listener and everything it serves out.
 //! `App::build` → `local_addr()` → `run_until_stopped(shutdown)`; tests bind port 0.
 //! Shutdown stops accepting, lets in-flight events finish (up to the grace period),
-//! then returns; calls still going on the service are left there (the store issue
-//! hands them to another replica).
+//! then releases this replica's calls (durable calls: another replica, or this one
+//! restarted, continues them from the store) and returns.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -19,11 +19,12 @@ use crate::admission::Allowances;
 use crate::config::Settings;
 use crate::contract::ConfigEntry;
 use crate::directory::{Directory, Routes};
-use crate::executor::{Executor, ExecutorConfig, TenantRuntime};
+use crate::executor::{Durable, Executor, ExecutorConfig, TenantRuntime};
 use crate::ingress::auth::CallbackAuth;
 use crate::ingress::http::{self, Ingress};
+use crate::replica::Replica;
 use crate::runtime::{Runtime, RuntimeConfig};
-use crate::store::Store;
+use crate::store::{Backend, Store};
 
 /// A host ready to serve.
 #[derive(Debug)]
@@ -33,6 +34,7 @@ pub struct App {
     executor: Executor,
     tasks: TaskTracker,
     grace: Duration,
+    replica: Option<Replica>,
     /// Kept alive: its epoch ticker enforces plugin deadlines.
     _runtime: Arc<Runtime>,
 }
@@ -115,8 +117,12 @@ impl App {
         let store = Store::open(&settings.store.url)
             .await
             .with_context(|| format!("opening the store {}", settings.store.url))?;
-        let directory =
-            Directory::new(store.clone(), Arc::clone(&runtime), routes, settings.limits);
+        let directory = Arc::new(Directory::new(
+            store.clone(),
+            Arc::clone(&runtime),
+            routes,
+            settings.limits,
+        ));
         let admin = Arc::new(Admin::new(
             store.clone(),
             Arc::clone(&runtime),
@@ -125,6 +131,21 @@ impl App {
             settings.limits,
         ));
 
+        let durable = settings.store.durable_calls.then(|| Durable {
+            store: store.clone(),
+            replica: settings
+                .server
+                .replica
+                .clone()
+                .unwrap_or_else(|| match store.backend() {
+                    Backend::Sqlite => "local".into(),
+                    Backend::Postgres => format!(
+                        "replica-{}",
+                        &uuid::Uuid::new_v4().simple().to_string()[..8]
+                    ),
+                }),
+            lease: Duration::from_millis(settings.server.call_lease_ms),
+        });
         let tasks = TaskTracker::new();
         let executor = Executor::new(
             client,
@@ -133,10 +154,24 @@ impl App {
                 reorder_hold: Duration::from_millis(settings.server.reorder_hold_ms),
             },
             tasks.clone(),
+            durable.clone(),
         );
         if settings.store.call_log {
             tokio::spawn(write_call_log(executor.journal(), store.clone()));
         }
+        let replica = match durable {
+            Some(durable) => Some(
+                Replica::start(
+                    executor.clone(),
+                    Arc::clone(&directory),
+                    durable,
+                    &settings.store.url,
+                )
+                .await
+                .context("continuing this replica's calls from the store")?,
+            ),
+            None => None,
+        };
         let ingress = Arc::new(Ingress::new(
             executor.clone(),
             directory,
@@ -152,6 +187,7 @@ impl App {
             executor,
             tasks,
             grace: Duration::from_secs(settings.server.shutdown_grace_seconds),
+            replica,
             _runtime: runtime,
         })
     }
@@ -190,6 +226,9 @@ impl App {
                 calls = self.executor.active_calls(),
                 "server.shutdown: calls still in flight after the grace period"
             );
+        }
+        if let Some(replica) = self.replica {
+            replica.release().await;
         }
         Ok(())
     }

@@ -5,7 +5,9 @@
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use switchboard::acs::{AcsError, CallRef, Client, Credential, Request, RetryPolicy, requests};
+use switchboard::acs::{
+    AcsError, CallRef, Client, Credential, Repeatability, Request, RetryPolicy, requests,
+};
 use switchboard::contract::{
     Action, ActionRequest, CommunicationIdentifier, DtmfOptions, PlaySource, Recognize,
     RecognizeInput, TextSource, Transfer,
@@ -88,7 +90,11 @@ impl Fixture {
             callback_uri: "http://127.0.0.1:9/callback",
         };
         let answer = requests::build(&tagged(Action::Answer, Some("ivr")), call).expect("request");
-        let response = self.client.send(&answer).await.expect("answer");
+        let response = self
+            .client
+            .send(&answer, &Repeatability::new())
+            .await
+            .expect("answer");
         assert_eq!(response.status, 200);
         let id = response.body["callConnectionId"]
             .as_str()
@@ -101,7 +107,13 @@ impl Fixture {
                 body: None,
                 repeatable: false,
             };
-            if self.client.send(&get).await.expect("get").body["callConnectionState"] == "connected"
+            if self
+                .client
+                .send(&get, &Repeatability::new())
+                .await
+                .expect("get")
+                .body["callConnectionState"]
+                == "connected"
             {
                 break;
             }
@@ -185,7 +197,7 @@ async fn the_simulator_accepts_every_request_shape_of_the_ivr() {
         let request = requests::build(&action, connected(&id, &server)).expect("request");
         let response = f
             .client
-            .send(&request)
+            .send(&request, &Repeatability::new())
             .await
             .unwrap_or_else(|e| panic!("{}: {e}", action.action.kind()));
         assert_eq!(response.status, 202, "{}", action.action.kind());
@@ -199,7 +211,10 @@ async fn a_503_is_retried_and_the_transfer_happens_once() {
     f.sim_post("/sim/faults", json!({"operation": "TransferToParticipant", "times": 1, "fault": {"kind": "status", "status": 503}})).await;
     let response = f
         .client
-        .send(&requests::build(&transfer(), connected(&id, &server)).expect("request"))
+        .send(
+            &requests::build(&transfer(), connected(&id, &server)).expect("request"),
+            &Repeatability::new(),
+        )
         .await
         .expect("transfer");
     assert_eq!((response.status, response.attempts), (202, 2));
@@ -221,7 +236,10 @@ async fn retry_after_is_honoured() {
     let started = Instant::now();
     let response = f
         .client
-        .send(&requests::build(&transfer(), connected(&id, &server)).expect("request"))
+        .send(
+            &requests::build(&transfer(), connected(&id, &server)).expect("request"),
+            &Repeatability::new(),
+        )
         .await
         .expect("transfer");
     assert_eq!(response.attempts, 2);
@@ -239,7 +257,10 @@ async fn a_lost_response_is_retried_with_the_same_repeatability_id() {
     f.sim_post("/sim/faults", json!({"operation": "TransferToParticipant", "times": 1, "fault": {"kind": "status", "status": 500, "after_effect": true}})).await;
     let response = f
         .client
-        .send(&requests::build(&transfer(), connected(&id, &server)).expect("request"))
+        .send(
+            &requests::build(&transfer(), connected(&id, &server)).expect("request"),
+            &Repeatability::new(),
+        )
         .await
         .expect("transfer");
     assert_eq!(response.attempts, 2);
@@ -268,7 +289,7 @@ async fn client_errors_are_not_retried() {
         body: None,
         repeatable: false,
     };
-    match f.client.send(&request).await {
+    match f.client.send(&request, &Repeatability::new()).await {
         Err(AcsError::Status { status, code, .. }) => {
             assert_eq!((status, code.as_str()), (404, "8522"))
         }
@@ -281,7 +302,7 @@ async fn client_errors_are_not_retried() {
     .expect("cs");
     let ca = reqwest::Certificate::from_pem(f.sim.ca_pem.as_bytes()).expect("ca");
     let client = Client::new(wrong, RetryPolicy::default(), &[ca]).expect("client");
-    match client.send(&request).await {
+    match client.send(&request, &Repeatability::new()).await {
         Err(AcsError::Status { status, code, .. }) => {
             assert_eq!((status, code.as_str()), (401, "7509"))
         }
@@ -302,7 +323,7 @@ async fn client_errors_are_not_retried() {
     )
     .expect("client");
     assert!(matches!(
-        client.send(&request).await,
+        client.send(&request, &Repeatability::new()).await,
         Err(AcsError::Unreachable(_))
     ));
 }

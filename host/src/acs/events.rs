@@ -15,8 +15,9 @@ use crate::contract::{
     TransferAccepted, UnknownEvent,
 };
 
-/// One event off the wire, with what identifies its call.
-#[derive(Debug, Clone, PartialEq)]
+/// One event off the wire, with what identifies its call. Serializable: a call's
+/// inbox in the store keeps events this way.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Received {
     /// The event's id (for de-duplication).
     pub id: String,
@@ -28,7 +29,9 @@ pub struct Received {
     /// The service's time for the event, as sent.
     pub time: Option<String>,
     pub event: Event,
-    /// When the host had it (ingress sets it when the request arrived).
+    /// When the host had it (ingress sets it when the request arrived; an event read
+    /// back from the store: when it was read).
+    #[serde(skip, default = "std::time::Instant::now")]
     pub received_at: std::time::Instant,
 }
 

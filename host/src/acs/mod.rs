@@ -71,6 +71,33 @@ pub struct Response {
     pub attempts: u32,
 }
 
+/// The `Repeatability-Request-ID` and `Repeatability-First-Sent` of one request: made
+/// once, sent with every attempt, and persisted with the decision, so that a request
+/// sent again (a retry, or a replay after a restart) is the same request to the
+/// service, which carries it out once.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Repeatability {
+    pub id: String,
+    /// IMF-fixdate.
+    pub first_sent: String,
+}
+
+impl Repeatability {
+    #[must_use]
+    pub fn new() -> Self {
+        Self {
+            id: uuid::Uuid::new_v4().to_string(),
+            first_sent: httpdate::fmt_http_date(SystemTime::now()),
+        }
+    }
+}
+
+impl Default for Repeatability {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 /// The REST client of one ACS resource.
 #[derive(Debug, Clone)]
 pub struct Client {
@@ -105,8 +132,13 @@ impl Client {
         &self.credential.endpoint
     }
 
-    /// Sends a request, retrying as the policy says.
-    pub async fn send(&self, request: &Request) -> Result<Response, AcsError> {
+    /// Sends a request, retrying as the policy says; a repeatable operation carries
+    /// `repeatability` on every attempt.
+    pub async fn send(
+        &self,
+        request: &Request,
+        repeatability: &Repeatability,
+    ) -> Result<Response, AcsError> {
         let path_and_query = format!("{}?api-version={}", request.path, self.api_version);
         let url = format!("{}{path_and_query}", self.credential.endpoint);
         let body = request
@@ -114,13 +146,7 @@ impl Client {
             .as_ref()
             .map(|b| b.to_string().into_bytes())
             .unwrap_or_default();
-        // One id and first-sent time for every attempt: retries are the same request.
-        let repeatability = request.repeatable.then(|| {
-            (
-                uuid::Uuid::new_v4().to_string(),
-                httpdate::fmt_http_date(SystemTime::now()),
-            )
-        });
+        let repeatability = request.repeatable.then_some(repeatability);
         let method = match request.method {
             Method::Get => reqwest::Method::GET,
             Method::Post => reqwest::Method::POST,
@@ -136,10 +162,10 @@ impl Client {
             {
                 builder = builder.header(name, value);
             }
-            if let Some((id, first_sent)) = &repeatability {
+            if let Some(repeatability) = repeatability {
                 builder = builder
-                    .header("Repeatability-Request-ID", id)
-                    .header("Repeatability-First-Sent", first_sent);
+                    .header("Repeatability-Request-ID", &repeatability.id)
+                    .header("Repeatability-First-Sent", &repeatability.first_sent);
             }
             if request.body.is_some() {
                 builder = builder

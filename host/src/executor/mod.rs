@@ -9,7 +9,14 @@
 //!
 //! - [`tags`]: the host's operation-context tags.
 //! - [`order`]: events that arrive before what they follow are held back.
-//! - `worker`: one call's worker task.
+//! - `worker`: one call's worker task, and the record of a call it saves.
+//!
+//! Durable (with a [`Durable`] store): a call is recorded when it rings, every
+//! accepted event goes to the call's inbox in the store before the service hears 200,
+//! and the worker saves the call's record (with the decision's actions and their
+//! repeatability ids) before the actions run. Another replica, or this one after a
+//! restart, continues the call from there ([`Executor::resume`]). Events for a call
+//! another replica owns go to its inbox and wake that replica.
 //!
 //! Must not: parse HTTP or authenticate; ingress does, and hands over `Received` events.
 
@@ -30,6 +37,8 @@ use crate::contract::{ConfigEntry, Event};
 use crate::dedupe::Window;
 use crate::metrics;
 use crate::runtime::{Limits, Plugin};
+use crate::store::Store;
+use crate::store::live::{CallOwner, ClaimedCall, InboxEvent, NewLiveCall};
 
 /// How deep `action-failed` events may chain (a plugin answering a failure with an
 /// action that fails again).
@@ -54,6 +63,16 @@ pub struct ExecutorConfig {
     pub reorder_hold: Duration,
 }
 
+/// Where calls are kept so that they outlive this process.
+#[derive(Debug, Clone)]
+pub struct Durable {
+    pub store: Store,
+    /// This replica's name (owner of the calls it handles).
+    pub replica: String,
+    /// How long a replica's claim on its calls lasts unless renewed.
+    pub lease: Duration,
+}
+
 /// What became of a delivered callback event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Delivery {
@@ -65,6 +84,8 @@ pub enum Delivery {
     Ended,
     /// No call has this token (unknown or forged).
     Unknown,
+    /// The store did not answer: not accepted (the service delivers it again).
+    Unavailable,
 }
 
 /// One event handled, as the journal records it (and the store keeps it).
@@ -93,6 +114,7 @@ struct Inner {
     calls: Mutex<Calls>,
     tasks: TaskTracker,
     journal: broadcast::Sender<Handled>,
+    durable: Option<Durable>,
 }
 
 #[derive(Debug, Default)]
@@ -110,7 +132,12 @@ const ENDED_WINDOW: usize = 16_384;
 
 impl Executor {
     #[must_use]
-    pub fn new(client: acs::Client, config: ExecutorConfig, tasks: TaskTracker) -> Self {
+    pub fn new(
+        client: acs::Client,
+        config: ExecutorConfig,
+        tasks: TaskTracker,
+        durable: Option<Durable>,
+    ) -> Self {
         Self {
             inner: Arc::new(Inner {
                 client,
@@ -118,34 +145,128 @@ impl Executor {
                 calls: Mutex::new(Calls::default()),
                 tasks,
                 journal: broadcast::channel(4096).0,
+                durable,
             }),
         }
     }
 
+    /// Where calls are kept, if anywhere.
+    #[must_use]
+    pub fn durable(&self) -> Option<&Durable> {
+        self.inner.durable.as_ref()
+    }
+
     /// Starts handling a call that rang for `tenant`: a worker, and a callback token
-    /// that binds the service's callbacks to this call.
-    pub fn start_call(&self, tenant: TenantRuntime, incoming: Received) {
+    /// that binds the service's callbacks to this call. Durable: the call is recorded
+    /// first, and a ring already recorded (by another replica, or delivered again) is
+    /// left alone.
+    pub async fn start_call(&self, tenant: TenantRuntime, incoming: Received) {
         let Event::IncomingCall(call) = &incoming.event else {
             return;
         };
         let token = new_token();
-        let callback_uri = format!("{}/callbacks/{token}", self.inner.config.public_url);
-        let worker = worker::Worker::new(self.clone(), tenant, call, callback_uri);
+        let worker = worker::Worker::new(self.clone(), tenant.clone(), call, token.clone());
+        if let Some(durable) = &self.inner.durable {
+            let body = serde_json::to_string(&incoming).unwrap_or_default();
+            let record = worker.saved();
+            let new = NewLiveCall {
+                token: &token,
+                incoming_event: &incoming.id,
+                tenant_id: &tenant.id,
+                plugin_sha256: tenant.plugin.digest(),
+                server_call_id: &call.server_call_id,
+                owner: &durable.replica,
+                lease_ms: crate::store::now_ms() + lease_ms(durable),
+                state: &record,
+                first_event: InboxEvent {
+                    id: &incoming.id,
+                    at_us: now_us(),
+                    body: &body,
+                },
+            };
+            match durable.store.create_live_call(new).await {
+                Ok(true) => {}
+                Ok(false) => {
+                    tracing::debug!(event = %incoming.id, "executor.start_call: this ring is a call already");
+                    ::metrics::counter!(metrics::EVENTS_DUPLICATE).increment(1);
+                    return;
+                }
+                Err(e) => {
+                    ::metrics::counter!(metrics::STORE_ERRORS, "op" => "create").increment(1);
+                    tracing::error!(error = %e, "executor.start_call: the store is unavailable; the call goes on without durability");
+                }
+            }
+        }
+        self.spawn(token, worker, vec![Box::new(incoming)]);
+    }
+
+    /// Continues a call from its record (claimed after a restart, or from a replica
+    /// whose lease ran out): the saved decision's actions go out again, then the
+    /// events waiting in its inbox are handled.
+    pub async fn resume(&self, tenant: TenantRuntime, claimed: ClaimedCall) -> anyhow::Result<()> {
+        let record: worker::Record = serde_json::from_str(&claimed.state)?;
+        let worker = worker::Worker::resume(self.clone(), tenant, claimed.token.clone(), record);
+        ::metrics::counter!(metrics::CALLS_RESUMED).increment(1);
+        self.spawn(claimed.token.clone(), worker, Vec::new());
+        self.wake(&claimed.token).await;
+        Ok(())
+    }
+
+    fn spawn(&self, token: String, worker: worker::Worker, first: Vec<Box<Received>>) {
         let (tx, rx) = mpsc::unbounded_channel();
-        let _ = tx.send(Box::new(incoming));
+        let mut seen = Window::default();
+        for event in first {
+            seen.insert(&event.id, DEDUPE_WINDOW);
+            let _ = tx.send(event);
+        }
         let live = {
             let mut calls = self.lock();
-            calls.live.insert(
-                token.clone(),
-                CallHandle {
-                    tx,
-                    seen: Window::default(),
-                },
-            );
+            calls.live.insert(token, CallHandle { tx, seen });
             calls.live.len()
         };
         ::metrics::gauge!(metrics::ACTIVE_CALLS).set(live as f64);
-        self.inner.tasks.spawn(worker.run(rx, token));
+        self.inner.tasks.spawn(worker.run(rx));
+    }
+
+    /// Takes the call's events waiting in the store that its worker has not seen
+    /// (woken by the replica that received them, or found waiting).
+    pub async fn wake(&self, token: &str) {
+        let Some(durable) = &self.inner.durable else {
+            return;
+        };
+        match durable.store.inbox_pending(token).await {
+            Ok(bodies) => self.push_stored(token, &bodies),
+            Err(e) => {
+                tracing::warn!(error = %e, "executor.wake: the call's inbox could not be read")
+            }
+        }
+    }
+
+    /// Hands events read from the store (JSON) to the call's worker, those it has not
+    /// seen.
+    pub fn push_stored(&self, token: &str, bodies: &[String]) {
+        let mut calls = self.lock();
+        let Some(call) = calls.live.get_mut(token) else {
+            return;
+        };
+        for body in bodies {
+            match serde_json::from_str::<Received>(body) {
+                Ok(event) => {
+                    if call.seen.insert(&event.id, DEDUPE_WINDOW) {
+                        let _ = call.tx.send(Box::new(event));
+                    }
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "executor.wake: an inbox event does not parse")
+                }
+            }
+        }
+    }
+
+    /// Whether this replica handles the call now.
+    #[must_use]
+    pub fn handles(&self, token: &str) -> bool {
+        self.lock().live.contains_key(token)
     }
 
     /// Rejects a ringing call nobody answers (unrouted number, disabled tenant), in
@@ -174,31 +295,85 @@ impl Executor {
         };
         let client = self.inner.client.clone();
         self.inner.tasks.spawn(async move {
-            if let Err(e) = client.send(&rest).await {
+            if let Err(e) = client.send(&rest, &acs::Repeatability::new()).await {
                 tracing::warn!(error = %e, "executor.reject: the service refused the rejection");
             }
         });
     }
 
-    /// Hands a callback event to its call's worker.
-    pub fn deliver(&self, token: &str, event: Received) -> Delivery {
-        let mut calls = self.lock();
-        let Some(call) = calls.live.get_mut(token) else {
-            return if calls.ended.contains(token) {
-                Delivery::Ended
-            } else {
-                Delivery::Unknown
+    /// Hands a callback event to its call's worker: here if this replica handles
+    /// the call, else through the call's inbox in the store to the replica that does.
+    pub async fn deliver(&self, token: &str, event: Received) -> Delivery {
+        let local = {
+            let mut calls = self.lock();
+            let calls = &mut *calls;
+            match calls.live.get_mut(token) {
+                Some(call) => {
+                    if !call.seen.insert(&event.id, DEDUPE_WINDOW) {
+                        return duplicate(&event);
+                    }
+                    Some(call.tx.clone())
+                }
+                None if calls.ended.contains(token) => return Delivery::Ended,
+                None => None,
+            }
+        };
+        let Some(durable) = &self.inner.durable else {
+            return match local {
+                Some(tx) => send(&tx, event),
+                None => Delivery::Unknown,
             };
         };
-        if !call.seen.insert(&event.id, DEDUPE_WINDOW) {
-            tracing::debug!(event = %event.id, "executor.duplicate");
-            ::metrics::counter!(metrics::EVENTS_DUPLICATE).increment(1);
-            return Delivery::Duplicate;
-        }
-        match call.tx.send(Box::new(event)) {
-            Ok(()) => Delivery::Accepted,
-            // The worker finished between the lookup and now.
-            Err(_) => Delivery::Ended,
+        let owner = match local {
+            Some(_) => None,
+            None => match durable.store.live_call_owner(token).await {
+                Ok(CallOwner::Unknown) => return Delivery::Unknown,
+                Ok(CallOwner::Ended) => return Delivery::Ended,
+                Ok(CallOwner::Live { owner }) => Some(owner),
+                Err(e) => {
+                    tracing::warn!(error = %e, "executor.deliver: the store is unavailable");
+                    return Delivery::Unavailable;
+                }
+            },
+        };
+        let body = serde_json::to_string(&event).unwrap_or_default();
+        let started = std::time::Instant::now();
+        let pushed = durable
+            .store
+            .inbox_push(
+                token,
+                InboxEvent {
+                    id: &event.id,
+                    at_us: now_us(),
+                    body: &body,
+                },
+            )
+            .await;
+        ::metrics::histogram!(metrics::STORE_SECONDS, "op" => "inbox")
+            .record(started.elapsed().as_secs_f64());
+        match (pushed, local, owner) {
+            // Taken before (by this replica before a restart, or by another).
+            (Ok(false), _, _) => duplicate(&event),
+            (Ok(true), Some(tx), _) => send(&tx, event),
+            (Err(e), Some(tx), _) => {
+                ::metrics::counter!(metrics::STORE_ERRORS, "op" => "inbox").increment(1);
+                tracing::warn!(error = %e, "executor.deliver: not kept in the store; handled all the same");
+                send(&tx, event)
+            }
+            (Ok(true), None, Some(owner)) => {
+                // Ours but not running here yet (being claimed): found waiting later.
+                if owner != durable.replica
+                    && let Err(e) = durable.store.notify(&owner, token).await
+                {
+                    tracing::warn!(error = %e, %owner, "executor.deliver: the owner was not woken; it finds the event when it looks");
+                }
+                Delivery::Accepted
+            }
+            (Err(e), None, _) => {
+                tracing::warn!(error = %e, "executor.deliver: the store is unavailable");
+                Delivery::Unavailable
+            }
+            (Ok(true), None, None) => Delivery::Unknown,
         }
     }
 
@@ -238,6 +413,31 @@ impl Executor {
         };
         ::metrics::gauge!(metrics::ACTIVE_CALLS).set(live as f64);
     }
+}
+
+fn duplicate(event: &Received) -> Delivery {
+    tracing::debug!(event = %event.id, "executor.duplicate");
+    ::metrics::counter!(metrics::EVENTS_DUPLICATE).increment(1);
+    Delivery::Duplicate
+}
+
+fn send(tx: &mpsc::UnboundedSender<Box<Received>>, event: Received) -> Delivery {
+    match tx.send(Box::new(event)) {
+        Ok(()) => Delivery::Accepted,
+        // The worker finished between the lookup and now.
+        Err(_) => Delivery::Ended,
+    }
+}
+
+fn lease_ms(durable: &Durable) -> i64 {
+    i64::try_from(durable.lease.as_millis()).unwrap_or(i64::MAX)
+}
+
+/// Now, in Unix microseconds (the inbox's order).
+fn now_us() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX))
 }
 
 fn new_token() -> String {

@@ -42,17 +42,22 @@ pub struct Tagged {
     pub seq: Option<u64>,
 }
 
-/// One call's ordering state.
-#[derive(Debug)]
+/// One call's ordering state. What is serialized is what a call continued
+/// elsewhere needs (the held events are still in the call's inbox, not handled, and
+/// come back from there).
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
 pub struct Sequencer {
     next_seq: u64,
     /// Media operations accepted by the service and not completed.
     media: BTreeSet<u64>,
     /// The service accepted our answer; `CallConnected` has not come.
     awaiting_connect: bool,
+    #[serde(skip)]
     held: VecDeque<Tagged>,
     /// When the oldest held event is released regardless.
+    #[serde(skip)]
     deadline: Option<Instant>,
+    #[serde(skip)]
     hold: Duration,
 }
 
@@ -67,6 +72,12 @@ impl Sequencer {
             deadline: None,
             hold,
         }
+    }
+
+    /// How long early events are held (a sequencer read back from the store has no
+    /// setting of its own).
+    pub fn set_hold(&mut self, hold: Duration) {
+        self.hold = hold;
     }
 
     /// The sequence number for the next action sent.

@@ -1,7 +1,9 @@
 //! One call's worker: takes the call's events in order (holding back early ones),
-//! decides with the plugin or the fallback, and runs the actions.
+//! decides with the plugin or the fallback, saves the call (with the decision's
+//! actions and their repeatability ids) where the executor is durable, then runs the
+//! actions.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc;
 use tracing::Instrument as _;
@@ -9,7 +11,7 @@ use tracing::Instrument as _;
 use super::order::{Sequencer, Tagged};
 use super::{Executor, Handled, MAX_FAILURE_DEPTH, TenantRuntime, tags};
 use crate::acs::events::Received;
-use crate::acs::{self, CallRef};
+use crate::acs::{self, CallRef, Repeatability};
 use crate::admission;
 use crate::contract::{
     Action, ActionFailed, ActionRequest, CallSnapshot, CallState, Context, Event, IncomingCall,
@@ -18,15 +20,17 @@ use crate::contract::{
 use crate::metrics;
 use crate::native;
 use crate::runtime::Outcome;
+use crate::store::live::Saved;
 
-/// One call's state, owned by its worker task.
-pub(super) struct Worker {
-    executor: Executor,
-    tenant: TenantRuntime,
+/// What of a call outlives its host: saved before each decision's actions run, read
+/// back by the host that continues the call.
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+pub(super) struct Record {
     callback_uri: String,
     incoming_call_context: Option<String>,
     snapshot: CallSnapshot,
     /// The plugin's per-call state.
+    #[serde(with = "base64_bytes")]
     state: Vec<u8>,
     in_fallback: bool,
     /// The fallback's apology went out.
@@ -37,6 +41,56 @@ pub(super) struct Worker {
     participants_seq: Option<u64>,
     /// Events handled so far (the journal's sequence).
     handled: u32,
+    /// The latest decision: its actions, each with its sequence number and
+    /// repeatability id. A host that continues the call sends them again: the service
+    /// carries out a repeatable request once however often it comes; a non-repeatable
+    /// one marked `started` is not sent again (it may have run) and the plugin hears
+    /// that its outcome is unknown.
+    outbox: Option<Outbox>,
+}
+
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+struct Outbox {
+    /// The event decided on (admission checks the actions against it).
+    event: Event,
+    /// How deep in `action-failed` events the decision was.
+    depth: u32,
+    actions: Vec<Pending>,
+}
+
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+struct Pending {
+    seq: u64,
+    request: ActionRequest,
+    repeatability: Repeatability,
+    /// Sending it began (saved before a non-repeatable request goes out).
+    started: bool,
+}
+
+mod base64_bytes {
+    use base64::Engine as _;
+    use base64::engine::general_purpose::STANDARD;
+
+    pub fn serialize<S: serde::Serializer>(bytes: &[u8], s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&STANDARD.encode(bytes))
+    }
+
+    pub fn deserialize<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
+        let text: String = serde::Deserialize::deserialize(d)?;
+        STANDARD.decode(text).map_err(serde::de::Error::custom)
+    }
+}
+
+/// One call's state, owned by its worker task.
+pub(super) struct Worker {
+    executor: Executor,
+    tenant: TenantRuntime,
+    token: String,
+    rec: Record,
+    /// The call was taken over: the saved decision's actions go out again first.
+    resumed: bool,
+    /// Another replica owns the call now: this worker stops.
+    lost: bool,
     /// The last invocation's outcome and time, for the journal.
     last_invocation: (&'static str, u64),
 }
@@ -53,12 +107,11 @@ impl Worker {
         executor: Executor,
         tenant: TenantRuntime,
         call: &IncomingCall,
-        callback_uri: String,
+        token: String,
     ) -> Self {
         let hold = executor.inner.config.reorder_hold;
-        Self {
-            executor,
-            tenant,
+        let callback_uri = format!("{}/callbacks/{token}", executor.inner.config.public_url);
+        let rec = Record {
             callback_uri,
             incoming_call_context: Some(call.incoming_call_context.clone()),
             snapshot: CallSnapshot {
@@ -80,23 +133,101 @@ impl Worker {
             sequencer: Sequencer::new(hold),
             participants_seq: None,
             handled: 0,
+            outbox: None,
+        };
+        Self {
+            executor,
+            tenant,
+            token,
+            rec,
+            resumed: false,
+            lost: false,
             last_invocation: ("fallback", 0),
         }
     }
 
-    pub(super) async fn run(
-        mut self,
-        mut rx: mpsc::UnboundedReceiver<Box<Received>>,
+    /// A call continued from its saved record (after a restart, or taken over from
+    /// another replica).
+    pub(super) fn resume(
+        executor: Executor,
+        tenant: TenantRuntime,
         token: String,
-    ) {
+        mut rec: Record,
+    ) -> Self {
+        rec.sequencer.set_hold(executor.inner.config.reorder_hold);
+        Self {
+            executor,
+            tenant,
+            token,
+            rec,
+            resumed: true,
+            lost: false,
+            last_invocation: ("fallback", 0),
+        }
+    }
+
+    /// The record as saved (JSON).
+    pub(super) fn saved(&self) -> String {
+        serde_json::to_string(&self.rec).unwrap_or_else(|e| {
+            // Only our own types, all serializable: never happens.
+            tracing::error!(error = %e, "call.save: the call's record does not serialize");
+            String::new()
+        })
+    }
+
+    /// Saves the record (and marks `done_event` handled) before actions run, if the
+    /// executor is durable. `false`: another replica owns the call now. A store that
+    /// fails after retries does not stop the call: it goes on without durability
+    /// (logged, counted).
+    async fn save(&mut self, done_event: Option<&str>) -> bool {
+        let Some(durable) = self.executor.inner.durable.clone() else {
+            return true;
+        };
+        let record = self.saved();
+        let ended = self.rec.snapshot.state == CallState::Disconnected;
+        let started = Instant::now();
+        for attempt in 0..3u32 {
+            match durable
+                .store
+                .save_live_call(&self.token, &durable.replica, &record, done_event, ended)
+                .await
+            {
+                Ok(Saved::Saved) => {
+                    ::metrics::histogram!(metrics::STORE_SECONDS, "op" => "save")
+                        .record(started.elapsed().as_secs_f64());
+                    return true;
+                }
+                Ok(Saved::NotOwner) => {
+                    tracing::warn!(call = %self.rec.snapshot.server_call_id, "call.save: another replica owns the call now; this one stops");
+                    self.lost = true;
+                    return false;
+                }
+                Err(e) => {
+                    tracing::warn!(attempt, error = %e, "call.save failed");
+                    tokio::time::sleep(Duration::from_millis(50 << attempt)).await;
+                }
+            }
+        }
+        ::metrics::counter!(metrics::STORE_ERRORS, "op" => "save").increment(1);
+        tracing::error!(call = %self.rec.snapshot.server_call_id, "call.save: the store is unavailable; the call goes on without durability");
+        true
+    }
+
+    pub(super) async fn run(mut self, mut rx: mpsc::UnboundedReceiver<Box<Received>>) {
+        if self.resumed {
+            self.replay().await;
+        }
         loop {
-            let next = match self.sequencer.deadline() {
+            if self.lost {
+                break;
+            }
+            let next = match self.rec.sequencer.deadline() {
                 None => rx.recv().await,
                 Some(deadline) => tokio::select! {
                     biased;
                     next = rx.recv() => next,
                     () = tokio::time::sleep_until(deadline.into()) => {
-                        for tagged in self.sequencer.expire() {
+                        for tagged in self.rec.sequencer.expire() {
                             self.take(tagged).await;
                         }
                         continue;
@@ -105,7 +236,7 @@ impl Worker {
             };
             let Some(received) = next else {
                 // Closing: what was accepted is still handled, in order.
-                for tagged in self.sequencer.drain() {
+                for tagged in self.rec.sequencer.drain() {
                     self.take(tagged).await;
                 }
                 break;
@@ -113,28 +244,47 @@ impl Worker {
             let mut received = *received;
             let seq = tags::untag(&mut received.event);
             let tagged = Tagged { received, seq };
-            if let Some(wait) = self.sequencer.wait(&tagged.received.event, seq) {
+            if let Some(wait) = self.rec.sequencer.wait(&tagged.received.event, seq) {
                 tracing::debug!(event = %tagged.received.event_type, reason = wait.as_str(), "call.event.held");
                 ::metrics::counter!(metrics::EVENTS_HELD, "reason" => wait.as_str()).increment(1);
-                self.sequencer.hold(tagged);
+                self.rec.sequencer.hold(tagged);
                 continue;
             }
             self.take(tagged).await;
-            while let Some(ready) = self.sequencer.next_ready() {
+            while let Some(ready) = self.rec.sequencer.next_ready() {
                 self.take(ready).await;
             }
-            if self.snapshot.state == CallState::Disconnected {
+            if self.rec.snapshot.state == CallState::Disconnected {
+                // Saved as ended (a rejected or redirected call ends without an event).
+                self.rec.outbox = None;
+                self.save(None).await;
                 break;
             }
         }
         // The call is over for this host: its state and token are dropped.
-        self.executor.finish(&token);
+        self.executor.finish(&self.token);
+    }
+
+    /// Sends the saved decision's actions again (a call continued elsewhere).
+    async fn replay(&mut self) {
+        let Some(outbox) = &self.rec.outbox else {
+            return;
+        };
+        let depth = outbox.depth;
+        tracing::info!(call = %self.rec.snapshot.server_call_id, actions = outbox.actions.len(), "call.resume: sending the last decision's actions again");
+        let ran = self.carry_out(None, true).await;
+        if let Some(failed) = ran.failed
+            && depth < MAX_FAILURE_DEPTH
+            && !self.rec.in_fallback
+        {
+            Box::pin(self.handle(Event::ActionFailed(failed), None, depth + 1, None)).await;
+        }
     }
 
     /// Handles one event now.
     async fn take(&mut self, tagged: Tagged) {
         let Tagged { received, seq } = tagged;
-        self.sequencer.handling(&received.event, seq);
+        self.rec.sequencer.handling(&received.event, seq);
         self.observe(&received);
         ::metrics::counter!(
             metrics::EVENTS,
@@ -145,7 +295,7 @@ impl Worker {
         let span = tracing::info_span!(
             "call.event",
             tenant = %self.tenant.id,
-            call = %self.snapshot.server_call_id,
+            call = %self.rec.snapshot.server_call_id,
             event = %received.event_type,
             plugin = %&self.tenant.plugin.digest()[..12],
             outcome = tracing::field::Empty,
@@ -156,8 +306,13 @@ impl Worker {
         // Boxed: an idle call's task stays small (the handling future, with the REST
         // client's, is several KiB and exists only while an event is handled).
         Box::pin(
-            self.handle(received.event, Some(received.received_at), 0)
-                .instrument(span),
+            self.handle(
+                received.event,
+                Some(received.received_at),
+                0,
+                Some(&received.id),
+            )
+            .instrument(span),
         )
         .await;
     }
@@ -165,69 +320,117 @@ impl Worker {
     /// Updates the call snapshot the way the event says.
     fn observe(&mut self, received: &Received) {
         if let Some(id) = &received.call_connection_id {
-            self.snapshot
+            self.rec
+                .snapshot
                 .call_connection_id
                 .get_or_insert_with(|| id.clone());
         }
         match &received.event {
-            Event::CallConnected(_) => self.snapshot.state = CallState::Connected,
-            Event::CallTransferAccepted(_) => self.snapshot.state = CallState::TransferAccepted,
-            Event::CallDisconnected(_) => self.snapshot.state = CallState::Disconnected,
+            Event::CallConnected(_) => self.rec.snapshot.state = CallState::Connected,
+            Event::CallTransferAccepted(_) => self.rec.snapshot.state = CallState::TransferAccepted,
+            Event::CallDisconnected(_) => self.rec.snapshot.state = CallState::Disconnected,
             Event::ParticipantsUpdated(update)
                 if self
+                    .rec
                     .participants_seq
                     .is_none_or(|seen| update.sequence_number > seen) =>
             {
-                self.participants_seq = Some(update.sequence_number);
-                self.snapshot.participants.clone_from(&update.participants);
+                self.rec.participants_seq = Some(update.sequence_number);
+                self.rec
+                    .snapshot
+                    .participants
+                    .clone_from(&update.participants);
             }
             _ => {}
         }
     }
 
     /// Decides (plugin or fallback) and runs the actions for one event.
-    async fn handle(&mut self, event: Event, received_at: Option<Instant>, depth: u32) {
+    async fn handle(
+        &mut self,
+        event: Event,
+        received_at: Option<Instant>,
+        depth: u32,
+        done_event: Option<&str>,
+    ) {
         let started = (Instant::now(), crate::store::now_ms());
+        self.rec.handled += 1;
         self.last_invocation = ("fallback", 0);
-        let was_fallback = self.in_fallback;
-        let actions = match self.in_fallback {
+        let was_fallback = self.rec.in_fallback;
+        let actions = match self.rec.in_fallback {
             false => self.decide(&event).await,
             true => None,
         };
         let actions = actions.unwrap_or_else(|| {
-            self.in_fallback = true;
-            let actions = native::fallback(&event, self.snapshot.state, self.apologised);
-            self.apologised |= actions.iter().any(|a| matches!(a.action, Action::Play(_)));
+            self.rec.in_fallback = true;
+            let actions = native::fallback(&event, self.rec.snapshot.state, self.rec.apologised);
+            self.rec.apologised |= actions.iter().any(|a| matches!(a.action, Action::Play(_)));
             actions
         });
-        let ran = self.carry_out(&event, &actions, received_at).await;
+        self.rec.outbox = Some(self.outbox(&event, actions, depth));
+        if !self.save(done_event).await {
+            return;
+        }
+        let ran = self.carry_out(received_at, false).await;
         let span = tracing::Span::current();
-        if self.in_fallback {
+        if self.rec.in_fallback {
             span.record("outcome", "fallback");
         }
         span.record("actions", ran.actions.len());
         if let Some(at) = received_at {
             span.record("total_us", at.elapsed().as_micros());
         }
-        self.record(&event, was_fallback || self.in_fallback, &ran, started);
+        self.record(&event, was_fallback || self.rec.in_fallback, &ran, started);
         if let Some(failed) = ran.failed
             && depth < MAX_FAILURE_DEPTH
-            && !self.in_fallback
+            && !self.rec.in_fallback
         {
-            Box::pin(self.handle(Event::ActionFailed(failed), None, depth + 1)).await;
+            Box::pin(self.handle(Event::ActionFailed(failed), None, depth + 1, None)).await;
+        }
+    }
+
+    /// The decision's actions as they will go out: numbered, each with its
+    /// repeatability id. A first action that is not repeatable is marked started
+    /// already: the save before the actions run is the one that says so.
+    fn outbox(&mut self, event: &Event, actions: Vec<ActionRequest>, depth: u32) -> Outbox {
+        let mut actions: Vec<Pending> = actions
+            .into_iter()
+            .map(|request| Pending {
+                seq: self.rec.sequencer.next_seq(),
+                request,
+                repeatability: Repeatability::new(),
+                started: false,
+            })
+            .collect();
+        if let Some(first) = actions.first_mut() {
+            first.started = acs::requests::build(&first.request, self.call_ref())
+                .is_ok_and(|rest| !rest.repeatable);
+        }
+        Outbox {
+            event: event.clone(),
+            depth,
+            actions,
+        }
+    }
+
+    fn call_ref(&self) -> CallRef<'_> {
+        CallRef {
+            call_connection_id: self.rec.snapshot.call_connection_id.as_deref(),
+            server_call_id: &self.rec.snapshot.server_call_id,
+            incoming_call_context: self.rec.incoming_call_context.as_deref(),
+            callback_uri: &self.rec.callback_uri,
         }
     }
 
     fn record(&mut self, event: &Event, fallback: bool, ran: &Ran, started: (Instant, i64)) {
-        self.handled += 1;
         let journal = &self.executor.inner.journal;
         if journal.receiver_count() == 0 {
             return;
         }
         let _ = journal.send(Handled {
             tenant: self.tenant.id.clone(),
-            server_call_id: self.snapshot.server_call_id.clone(),
-            seq: self.handled,
+            server_call_id: self.rec.snapshot.server_call_id.clone(),
+            seq: self.rec.handled,
             at_ms: started.1,
             event: event.name().to_owned(),
             outcome: self.last_invocation.0.to_owned(),
@@ -246,9 +449,9 @@ impl Worker {
     async fn decide(&mut self, event: &Event) -> Option<Vec<ActionRequest>> {
         let ctx = Context {
             tenant_id: self.tenant.id.clone(),
-            call: self.snapshot.clone(),
+            call: self.rec.snapshot.clone(),
             config: self.tenant.config.clone(),
-            state: self.state.clone(),
+            state: self.rec.state.clone(),
         };
         let invocation = run_blocking(&self.tenant, event, &ctx).await?;
         for line in &invocation.logs {
@@ -274,7 +477,7 @@ impl Worker {
         match invocation.outcome {
             Outcome::Decision(decision) => {
                 if let Some(state) = decision.state {
-                    self.state = state;
+                    self.rec.state = state;
                 }
                 Some(decision.actions)
             }
@@ -294,16 +497,16 @@ impl Worker {
         }
     }
 
-    /// Runs actions in order; stops at the first refused or failed one and returns
-    /// what to tell the plugin.
-    async fn carry_out(
-        &mut self,
-        event: &Event,
-        actions: &[ActionRequest],
-        mut received_at: Option<Instant>,
-    ) -> Ran {
+    /// Runs the outbox's actions in order; stops at the first refused or failed one
+    /// and returns what to tell the plugin. `replaying`: the call was continued from
+    /// its record, and a non-repeatable action already started is not sent again.
+    async fn carry_out(&mut self, mut received_at: Option<Instant>, replaying: bool) -> Ran {
         let mut ran = Ran::default();
-        for (index, request) in actions.iter().enumerate() {
+        let Some(outbox) = self.rec.outbox.clone() else {
+            return ran;
+        };
+        for (index, pending) in outbox.actions.iter().enumerate() {
+            let request = &pending.request;
             let kind = request.action.kind();
             ran.actions.push(kind.to_owned());
             let failed = |status: Option<u16>, code: &str, message: String| ActionFailed {
@@ -319,36 +522,63 @@ impl Worker {
                 count_action(&self.tenant.id, kind, "refused");
                 failed(None, "not-allowed", message)
             };
-            if let Err(refusal) =
-                admission::check(request, event, self.snapshot.state, &self.tenant.allowances)
-            {
+            if let Err(refusal) = admission::check(
+                request,
+                &outbox.event,
+                self.rec.snapshot.state,
+                &self.tenant.allowances,
+            ) {
                 ran.failed = Some(refused(refusal.to_string()));
                 return ran;
             }
-            let seq = self.sequencer.next_seq();
             let tagged = ActionRequest {
-                operation_context: Some(tags::tag(seq, request.operation_context.as_deref())),
+                operation_context: Some(tags::tag(
+                    pending.seq,
+                    request.operation_context.as_deref(),
+                )),
                 ..request.clone()
             };
-            let call = CallRef {
-                call_connection_id: self.snapshot.call_connection_id.as_deref(),
-                server_call_id: &self.snapshot.server_call_id,
-                incoming_call_context: self.incoming_call_context.as_deref(),
-                callback_uri: &self.callback_uri,
-            };
-            let rest = match acs::requests::build(&tagged, call) {
+            let rest = match acs::requests::build(&tagged, self.call_ref()) {
                 Ok(rest) => rest,
                 Err(e) => {
                     ran.failed = Some(refused(e.to_string()));
                     return ran;
                 }
             };
+            if !rest.repeatable {
+                if replaying && pending.started {
+                    tracing::warn!(
+                        action = kind,
+                        "call.resume: not sent again (it may have run before the host stopped)"
+                    );
+                    count_action(&self.tenant.id, kind, "unknown");
+                    ran.failed = Some(failed(
+                        None,
+                        "outcome-unknown",
+                        "the host stopped while this action was being sent; it may or may not have run".into(),
+                    ));
+                    return ran;
+                }
+                if !pending.started && self.executor.inner.durable.is_some() {
+                    if let Some(saved) = self.rec.outbox.as_mut() {
+                        saved.actions[index].started = true;
+                    }
+                    if !self.save(None).await {
+                        return ran;
+                    }
+                }
+            }
             if let Some(at) = received_at.take() {
                 ::metrics::histogram!(metrics::EVENT_OVERHEAD_SECONDS)
                     .record(at.elapsed().as_secs_f64());
             }
             let started = Instant::now();
-            let result = self.executor.inner.client.send(&rest).await;
+            let result = self
+                .executor
+                .inner
+                .client
+                .send(&rest, &pending.repeatability)
+                .await;
             ::metrics::histogram!(metrics::ACTION_SECONDS, "action" => kind)
                 .record(started.elapsed().as_secs_f64());
             match result {
@@ -364,7 +594,7 @@ impl Worker {
                         "action.done"
                     );
                     count_action(&self.tenant.id, kind, "ok");
-                    self.sequencer.accepted(seq, &request.action);
+                    self.rec.sequencer.accepted(pending.seq, &request.action);
                     self.after_success(&request.action, &response.body);
                 }
                 Err(error) => {
@@ -395,14 +625,14 @@ impl Worker {
                     .get("callConnectionId")
                     .and_then(serde_json::Value::as_str)
                 {
-                    self.snapshot.call_connection_id = Some(id.to_owned());
+                    self.rec.snapshot.call_connection_id = Some(id.to_owned());
                 }
-                self.snapshot.state = CallState::Connecting;
-                self.incoming_call_context = None;
+                self.rec.snapshot.state = CallState::Connecting;
+                self.rec.incoming_call_context = None;
             }
             // A rejected or redirected call never connects to us.
             Action::Reject(_) | Action::Redirect(_) => {
-                self.snapshot.state = CallState::Disconnected
+                self.rec.snapshot.state = CallState::Disconnected
             }
             _ => {}
         }

@@ -28,7 +28,7 @@ pub const MAX_BODY: usize = 1 << 20;
 #[derive(Debug)]
 pub struct Ingress {
     pub executor: Executor,
-    pub directory: Directory,
+    pub directory: Arc<Directory>,
     pub auth: CallbackAuth,
     prometheus: Option<metrics_exporter_prometheus::PrometheusHandle>,
     /// Recent IncomingCall event ids (Event Grid delivers at least once).
@@ -39,7 +39,7 @@ impl Ingress {
     #[must_use]
     pub fn new(
         executor: Executor,
-        directory: Directory,
+        directory: Arc<Directory>,
         auth: CallbackAuth,
         prometheus: Option<metrics_exporter_prometheus::PrometheusHandle>,
     ) -> Self {
@@ -112,7 +112,7 @@ async fn event_grid(State(ingress): State<Arc<Ingress>>, body: Bytes) -> Respons
             continue;
         };
         match ingress.directory.route(&call.to).await {
-            Ok(tenant) => ingress.executor.start_call(tenant, received),
+            Ok(tenant) => ingress.executor.start_call(tenant, received).await,
             Err(why) => {
                 tracing::warn!(to = ?call.to, reason = %why, "ingress.unrouted: call rejected");
                 ingress.executor.reject(&received);
@@ -163,13 +163,20 @@ async fn callback(
     };
     for mut received in events {
         received.received_at = arrived;
-        match ingress.executor.deliver(&token, received) {
+        match ingress.executor.deliver(&token, received).await {
             Delivery::Accepted | Delivery::Duplicate => {}
             // Late events of a call that ended need no redelivery.
             Delivery::Ended => tracing::debug!("ingress.callback.after_end"),
             Delivery::Unknown => {
                 rejected("unknown-call");
                 return problem(StatusCode::NOT_FOUND, "no such call");
+            }
+            Delivery::Unavailable => {
+                rejected("store-unavailable");
+                return problem(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "the call's store is unavailable; deliver the event again",
+                );
             }
         }
     }

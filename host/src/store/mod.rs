@@ -9,12 +9,14 @@
 //! - [`plugins`]: component blobs by SHA-256, plugin versions, activation, rollback.
 //! - [`routes`]: phone numbers and ACS identities → a tenant's plugin.
 //! - [`calls`]: the invocation log (each event handled, per call, in order).
+//! - [`live`]: calls in progress: durable state, owner and lease, inbox of events.
 //!
 //! Every function that takes a tenant id scopes its query by it: what belongs to
 //! another tenant is indistinguishable from what does not exist ([`StoreError::NotFound`]).
 
 pub mod calls;
 pub mod keys;
+pub mod live;
 pub mod plugins;
 pub mod routes;
 pub mod tenants;

@@ -1,0 +1,320 @@
+//! Calls in progress: each call's durable state, the replica that owns it (with a
+//! lease), and its inbox of accepted events. What a host needs to continue a call
+//! after `kill -9`, and what lets any replica accept any callback:
+//!
+//! - the owner saves the call's state (with the decision's actions and their
+//!   repeatability ids) and marks the event done in one transaction *before* it runs
+//!   the actions ([`Store::save_live_call`]); a save by a replica that lost the call
+//!   changes nothing (fencing);
+//! - whichever replica receives a callback puts it in the inbox (a redelivery of an
+//!   event already there is a duplicate, across replicas) and, if another replica
+//!   owns the call, wakes it ([`Store::notify`], PostgreSQL `NOTIFY`);
+//! - owners renew their leases; calls whose lease ran out are claimed by another
+//!   replica ([`Store::claim_live_calls`]), which continues them from their state.
+
+use sqlx::Row as _;
+
+use super::{Backend, Result, Store};
+
+/// A call starting on this replica.
+#[derive(Debug, Clone, Copy)]
+pub struct NewLiveCall<'a> {
+    pub token: &'a str,
+    pub incoming_event: &'a str,
+    pub tenant_id: &'a str,
+    pub plugin_sha256: &'a str,
+    pub server_call_id: &'a str,
+    pub owner: &'a str,
+    pub lease_ms: i64,
+    pub state: &'a str,
+    /// The IncomingCall, the inbox's first event: a host that stops before deciding
+    /// on it decides on restart.
+    pub first_event: InboxEvent<'a>,
+}
+
+/// An event accepted for a call.
+#[derive(Debug, Clone, Copy)]
+pub struct InboxEvent<'a> {
+    pub id: &'a str,
+    /// Unix microseconds at the receiving replica.
+    pub at_us: i64,
+    /// JSON.
+    pub body: &'a str,
+}
+
+/// A call this replica took over (or took back after a restart).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClaimedCall {
+    pub token: String,
+    pub tenant_id: String,
+    pub plugin_sha256: String,
+    pub state: String,
+}
+
+/// Who handles a call, as a replica that received one of its events sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CallOwner {
+    /// Live, owned by this replica.
+    Live { owner: String },
+    /// Over: late events need nothing.
+    Ended,
+    /// No such call.
+    Unknown,
+}
+
+/// What a save did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Saved {
+    Saved,
+    /// Another replica owns the call now: this one must stop handling it.
+    NotOwner,
+}
+
+impl Store {
+    /// Records a call that started here; `false` if this ring is already a call
+    /// (the same IncomingCall reached another replica, or came again).
+    pub async fn create_live_call(&self, call: NewLiveCall<'_>) -> Result<bool> {
+        let now = super::now_ms();
+        let mut tx = self.pool().begin().await?;
+        let done = sqlx::query(
+            "INSERT INTO live_calls (token, incoming_event, tenant_id, plugin_sha256, server_call_id, owner, lease_ms, state, updated_ms) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (incoming_event) DO NOTHING",
+        )
+        .bind(call.token)
+        .bind(call.incoming_event)
+        .bind(call.tenant_id)
+        .bind(call.plugin_sha256)
+        .bind(call.server_call_id)
+        .bind(call.owner)
+        .bind(call.lease_ms)
+        .bind(call.state)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        if done.rows_affected() == 0 {
+            tx.rollback().await?;
+            return Ok(false);
+        }
+        push(&mut tx, call.token, call.first_event).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    /// Saves a call's state and marks `done_event` handled, in one transaction, if
+    /// `owner` still owns the call.
+    pub async fn save_live_call(
+        &self,
+        token: &str,
+        owner: &str,
+        state: &str,
+        done_event: Option<&str>,
+        ended: bool,
+    ) -> Result<Saved> {
+        let mut tx = self.pool().begin().await?;
+        let updated = sqlx::query(
+            "UPDATE live_calls SET state = $1, ended = $2, updated_ms = $3 WHERE token = $4 AND owner = $5",
+        )
+        .bind(state)
+        .bind(i64::from(ended))
+        .bind(super::now_ms())
+        .bind(token)
+        .bind(owner)
+        .execute(&mut *tx)
+        .await?;
+        if updated.rows_affected() == 0 {
+            tx.rollback().await?;
+            return Ok(Saved::NotOwner);
+        }
+        if let Some(event) = done_event {
+            sqlx::query("UPDATE call_inbox SET done = 1 WHERE token = $1 AND event_id = $2")
+                .bind(token)
+                .bind(event)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(Saved::Saved)
+    }
+
+    /// Who handles the call with this token.
+    pub async fn live_call_owner(&self, token: &str) -> Result<CallOwner> {
+        let row = sqlx::query("SELECT owner, ended FROM live_calls WHERE token = $1")
+            .bind(token)
+            .fetch_optional(self.pool())
+            .await?;
+        Ok(match row {
+            None => CallOwner::Unknown,
+            Some(row) if row.try_get::<i64, _>("ended")? != 0 => CallOwner::Ended,
+            Some(row) => CallOwner::Live {
+                owner: row.try_get("owner")?,
+            },
+        })
+    }
+
+    /// Puts an accepted event in the call's inbox; `false` if it is there already
+    /// (a redelivery). The caller knows the call exists.
+    pub async fn inbox_push(&self, token: &str, event: InboxEvent<'_>) -> Result<bool> {
+        let mut conn = self.pool().acquire().await?;
+        push(&mut conn, token, event).await
+    }
+
+    /// The call's events not handled yet, oldest first.
+    pub async fn inbox_pending(&self, token: &str) -> Result<Vec<String>> {
+        let rows = sqlx::query(
+            "SELECT body FROM call_inbox WHERE token = $1 AND done = 0 ORDER BY at_us, event_id",
+        )
+        .bind(token)
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter().map(|row| Ok(row.try_get("body")?)).collect()
+    }
+
+    /// Events older than `before_us`, not handled, of calls `owner` owns, by token:
+    /// those whose wake-up went astray (sent to the previous owner, or lost).
+    pub async fn inbox_stragglers(
+        &self,
+        owner: &str,
+        before_us: i64,
+    ) -> Result<Vec<(String, String)>> {
+        let rows = sqlx::query(
+            "SELECT i.token, i.body FROM call_inbox i JOIN live_calls c ON c.token = i.token \
+             WHERE c.owner = $1 AND c.ended = 0 AND i.done = 0 AND i.at_us < $2 \
+             ORDER BY i.token, i.at_us, i.event_id",
+        )
+        .bind(owner)
+        .bind(before_us)
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter()
+            .map(|row| Ok((row.try_get("token")?, row.try_get("body")?)))
+            .collect()
+    }
+
+    /// Extends the leases of every live call `owner` owns until `lease_ms`.
+    pub async fn renew_leases(&self, owner: &str, lease_ms: i64) -> Result<u64> {
+        let done =
+            sqlx::query("UPDATE live_calls SET lease_ms = $1 WHERE owner = $2 AND ended = 0")
+                .bind(lease_ms)
+                .bind(owner)
+                .execute(self.pool())
+                .await?;
+        Ok(done.rows_affected())
+    }
+
+    /// Lets other replicas claim `owner`'s live calls at once (a graceful stop).
+    pub async fn release_leases(&self, owner: &str) -> Result<u64> {
+        self.renew_leases(owner, 0).await
+    }
+
+    /// Claims up to `limit` live calls whose lease ran out before `now_ms` (and, with
+    /// `own`, those owned by `owner` whatever their lease: a restarted replica taking
+    /// its calls back), leasing them to `owner` until `lease_ms`. Two replicas never
+    /// claim the same call: the claim re-checks the lease on the row it updates.
+    pub async fn claim_live_calls(
+        &self,
+        owner: &str,
+        now_ms: i64,
+        lease_ms: i64,
+        own: bool,
+        limit: i64,
+    ) -> Result<Vec<ClaimedCall>> {
+        let candidates = sqlx::query(
+            "SELECT token FROM live_calls WHERE ended = 0 AND (lease_ms < $1 OR ($2 = 1 AND owner = $3)) LIMIT $4",
+        )
+        .bind(now_ms)
+        .bind(i64::from(own))
+        .bind(owner)
+        .bind(limit)
+        .fetch_all(self.pool())
+        .await?;
+        let mut claimed = Vec::new();
+        for row in candidates {
+            let token: String = row.try_get("token")?;
+            let row = sqlx::query(
+                "UPDATE live_calls SET owner = $1, lease_ms = $2 \
+                 WHERE token = $3 AND ended = 0 AND (lease_ms < $4 OR ($5 = 1 AND owner = $6)) \
+                 RETURNING token, tenant_id, plugin_sha256, state",
+            )
+            .bind(owner)
+            .bind(lease_ms)
+            .bind(&token)
+            .bind(now_ms)
+            .bind(i64::from(own))
+            .bind(owner)
+            .fetch_optional(self.pool())
+            .await?;
+            if let Some(row) = row {
+                claimed.push(ClaimedCall {
+                    token: row.try_get("token")?,
+                    tenant_id: row.try_get("tenant_id")?,
+                    plugin_sha256: row.try_get("plugin_sha256")?,
+                    state: row.try_get("state")?,
+                });
+            }
+        }
+        Ok(claimed)
+    }
+
+    /// Wakes the replica `owner` for the call `token` (PostgreSQL `NOTIFY`; one host
+    /// on SQLite has nobody to wake).
+    pub async fn notify(&self, owner: &str, token: &str) -> Result<()> {
+        if self.backend() == Backend::Postgres {
+            sqlx::query("SELECT pg_notify($1, $2)")
+                .bind(wake_channel(owner))
+                .bind(token)
+                .execute(self.pool())
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Forgets calls that ended before `before_ms`, with their inboxes.
+    pub async fn sweep_ended_calls(&self, before_ms: i64) -> Result<u64> {
+        let mut tx = self.pool().begin().await?;
+        sqlx::query(
+            "DELETE FROM call_inbox WHERE token IN \
+             (SELECT token FROM live_calls WHERE ended = 1 AND updated_ms < $1)",
+        )
+        .bind(before_ms)
+        .execute(&mut *tx)
+        .await?;
+        let done = sqlx::query("DELETE FROM live_calls WHERE ended = 1 AND updated_ms < $1")
+            .bind(before_ms)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(done.rows_affected())
+    }
+}
+
+async fn push(conn: &mut sqlx::AnyConnection, token: &str, event: InboxEvent<'_>) -> Result<bool> {
+    let done = sqlx::query(
+        "INSERT INTO call_inbox (token, event_id, at_us, body) VALUES ($1, $2, $3, $4) \
+         ON CONFLICT (token, event_id) DO NOTHING",
+    )
+    .bind(token)
+    .bind(event.id)
+    .bind(event.at_us)
+    .bind(event.body)
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// The `LISTEN` channel that wakes replica `owner`: a valid identifier whatever the
+/// replica's name.
+#[must_use]
+pub fn wake_channel(owner: &str) -> String {
+    let name: String = owner
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '_'
+            }
+        })
+        .take(48)
+        .collect();
+    format!("switchboard_wake_{name}")
+}
