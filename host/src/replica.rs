@@ -170,7 +170,7 @@ async fn tend(executor: Executor, directory: Arc<Directory>, durable: Durable) {
             }
             Err(e) => tracing::warn!(error = %e, "replica.stragglers"),
         }
-        if ticks % 100 == 0
+        if ticks.is_multiple_of(100)
             && let Err(e) = durable
                 .store
                 .sweep_ended_calls(now_ms() - KEEP_ENDED_MS)

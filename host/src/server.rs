@@ -41,6 +41,8 @@ pub struct App {
 
 impl App {
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        // First: what happens while building (calls continued from the store) counts.
+        let prometheus = crate::metrics::install();
         let listener = TcpListener::bind(settings.server.listen)
             .await
             .with_context(|| format!("listening on {}", settings.server.listen))?;
@@ -172,12 +174,7 @@ impl App {
             ),
             None => None,
         };
-        let ingress = Arc::new(Ingress::new(
-            executor.clone(),
-            directory,
-            auth,
-            crate::metrics::install(),
-        ));
+        let ingress = Arc::new(Ingress::new(executor.clone(), directory, auth, prometheus));
         // The service's keys, fetched before the first callback needs them.
         let warming = Arc::clone(&ingress);
         tokio::spawn(async move { warming.auth.warm().await });

@@ -5,39 +5,23 @@
 use std::collections::BTreeMap;
 
 use switchboard::runtime::Limits;
+use switchboard::store::live::{CallOwner, InboxEvent, NewLiveCall, Saved};
+use switchboard::store::scratch::{LOCAL_POSTGRES, ScratchSchema};
 use switchboard::store::{Store, StoreError};
 
-const PG: &str = "postgres://postgres@127.0.0.1:5432/test";
-
 /// A fresh PostgreSQL schema, and a store that uses it.
-async fn postgres() -> Option<(Store, String)> {
-    use sqlx::Connection as _;
-    let mut admin = match sqlx::PgConnection::connect(PG).await {
-        Ok(conn) => conn,
+async fn postgres() -> Option<(Store, ScratchSchema)> {
+    let schema = match ScratchSchema::create(LOCAL_POSTGRES, "sb_store").await {
+        Ok(schema) => schema,
         Err(e) => {
-            eprintln!("SKIPPED: no PostgreSQL at {PG}: {e}");
+            eprintln!("SKIPPED: no PostgreSQL at {LOCAL_POSTGRES}: {e}");
             return None;
         }
     };
-    let schema = format!("sb_store_{}", uuid::Uuid::new_v4().simple());
-    sqlx::query(&format!("CREATE SCHEMA {schema}"))
-        .execute(&mut admin)
-        .await
-        .expect("create schema");
-    let url = format!("{PG}?options=-c%20search_path%3D{schema}");
     Some((
-        Store::open(&url).await.expect("open postgres store"),
+        Store::open(&schema.url).await.expect("open postgres store"),
         schema,
     ))
-}
-
-async fn drop_schema(schema: &str) {
-    use sqlx::Connection as _;
-    let mut admin = sqlx::PgConnection::connect(PG).await.expect("connect");
-    sqlx::query(&format!("DROP SCHEMA {schema} CASCADE"))
-        .execute(&mut admin)
-        .await
-        .expect("drop schema");
 }
 
 fn sqlite_url(dir: &tempfile::TempDir) -> String {
@@ -67,7 +51,7 @@ async fn postgres_store() {
     };
     suite(&store).await;
     store.close().await;
-    drop_schema(&schema).await;
+    schema.drop().await.expect("drop schema");
 }
 
 async fn suite(store: &Store) {
@@ -76,6 +60,151 @@ async fn suite(store: &Store) {
     plugins(store).await;
     routes(store).await;
     call_log(store).await;
+    live_calls(store).await;
+}
+
+/// Calls in progress: one call per ring, the inbox as a cross-replica dedupe, saves
+/// fenced by ownership, leases claimed once, swept when long ended.
+async fn live_calls(store: &Store) {
+    let event = |id: &'static str, at_us: i64| InboxEvent {
+        id,
+        at_us,
+        body: id,
+    };
+    let call = NewLiveCall {
+        token: "tok-1",
+        incoming_event: "ring-1",
+        tenant_id: "t",
+        plugin_sha256: "abc",
+        server_call_id: "server-1",
+        owner: "r1",
+        lease_ms: 1_000,
+        state: "{}",
+        first_event: event("ring-1", 1),
+    };
+    assert!(store.create_live_call(call).await.expect("create"));
+    // The same ring reaching another replica is not a second call.
+    let again = NewLiveCall {
+        token: "tok-2",
+        owner: "r2",
+        ..call
+    };
+    assert!(!store.create_live_call(again).await.expect("create again"));
+    assert_eq!(
+        store.live_call_owner("tok-1").await.expect("owner"),
+        CallOwner::Live { owner: "r1".into() }
+    );
+    assert_eq!(
+        store.live_call_owner("tok-2").await.expect("owner"),
+        CallOwner::Unknown
+    );
+    // The inbox: a redelivery (to any replica) is a duplicate; pending in arrival order.
+    assert!(
+        store
+            .inbox_push("tok-1", event("e2", 3))
+            .await
+            .expect("push")
+    );
+    assert!(
+        store
+            .inbox_push("tok-1", event("e1", 2))
+            .await
+            .expect("push")
+    );
+    assert!(
+        !store
+            .inbox_push("tok-1", event("e2", 9))
+            .await
+            .expect("push again")
+    );
+    assert_eq!(
+        store.inbox_pending("tok-1").await.expect("pending"),
+        ["ring-1", "e1", "e2"]
+    );
+    // A save marks its event done, only for the owner.
+    assert_eq!(
+        store
+            .save_live_call("tok-1", "r1", "{\"n\":1}", Some("ring-1"), false)
+            .await
+            .expect("save"),
+        Saved::Saved
+    );
+    assert_eq!(
+        store
+            .save_live_call("tok-1", "r2", "{\"n\":2}", Some("e1"), false)
+            .await
+            .expect("save by another"),
+        Saved::NotOwner
+    );
+    assert_eq!(
+        store.inbox_pending("tok-1").await.expect("pending"),
+        ["e1", "e2"]
+    );
+    assert_eq!(
+        store.inbox_stragglers("r1", 3).await.expect("stragglers"),
+        [("tok-1".to_owned(), "e1".to_owned())]
+    );
+    // Leases: a live lease is not taken; an expired one is, by one replica only.
+    assert!(
+        store
+            .claim_live_calls("r2", 500, 10_000, false, 10)
+            .await
+            .expect("claim")
+            .is_empty()
+    );
+    let claimed = store
+        .claim_live_calls("r2", 2_000, 10_000, false, 10)
+        .await
+        .expect("claim");
+    assert_eq!(claimed.len(), 1);
+    assert_eq!(claimed[0].state, "{\"n\":1}");
+    assert!(
+        store
+            .claim_live_calls("r3", 2_000, 10_000, false, 10)
+            .await
+            .expect("claim again")
+            .is_empty()
+    );
+    // The old owner is fenced off; a restarted owner takes its own back at once.
+    assert_eq!(
+        store
+            .save_live_call("tok-1", "r1", "{}", None, false)
+            .await
+            .expect("save"),
+        Saved::NotOwner
+    );
+    assert_eq!(
+        store
+            .claim_live_calls("r2", 0, 20_000, true, 10)
+            .await
+            .expect("own")
+            .len(),
+        1
+    );
+    assert_eq!(store.renew_leases("r2", 30_000).await.expect("renew"), 1);
+    assert_eq!(store.release_leases("r2").await.expect("release"), 1);
+    // Ended calls answer as such, and are swept later with their inboxes.
+    store
+        .save_live_call("tok-1", "r2", "{}", Some("e1"), true)
+        .await
+        .expect("end");
+    assert_eq!(
+        store.live_call_owner("tok-1").await.expect("owner"),
+        CallOwner::Ended
+    );
+    assert_eq!(store.sweep_ended_calls(i64::MAX).await.expect("sweep"), 1);
+    assert_eq!(
+        store.live_call_owner("tok-1").await.expect("owner"),
+        CallOwner::Unknown
+    );
+    assert!(
+        store
+            .inbox_pending("tok-1")
+            .await
+            .expect("pending")
+            .is_empty()
+    );
+    store.notify("r1", "tok-1").await.expect("notify");
 }
 
 async fn call_log(store: &Store) {

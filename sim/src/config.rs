@@ -56,6 +56,9 @@ pub struct SimConfig {
     pub scenario: Scenario,
     /// Attempts per callback delivery before it is given up.
     pub callback_attempts: u32,
+    /// Origins (`http://host:port`) callbacks are spread over in turn, whatever the
+    /// callback URI's own: a load balancer in front of several replicas.
+    pub callback_spread: Vec<String>,
 }
 
 impl Default for SimConfig {
@@ -69,6 +72,7 @@ impl Default for SimConfig {
             subscriptions: Vec::new(),
             scenario: Scenario::default(),
             callback_attempts: 4,
+            callback_spread: Vec::new(),
         }
     }
 }

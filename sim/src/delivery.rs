@@ -123,6 +123,24 @@ impl EventFaults {
     }
 }
 
+impl Sim {
+    /// Where a callback for `url` goes: the next origin of the spread, if any, with
+    /// the URI's path.
+    fn spread<'a>(&self, url: &'a str) -> std::borrow::Cow<'a, str> {
+        let mut world = self.world();
+        if world.spread.is_empty() {
+            return url.into();
+        }
+        let origin = world.spread[world.spread_next % world.spread.len()].clone();
+        world.spread_next += 1;
+        let path = url
+            .find("://")
+            .and_then(|scheme| url[scheme + 3..].find('/').map(|p| &url[scheme + 3 + p..]))
+            .unwrap_or("/");
+        format!("{}{path}", origin.trim_end_matches('/')).into()
+    }
+}
+
 /// Backoff between callback attempts, in simulated time.
 const CALLBACK_BACKOFF: [Duration; 4] = [
     Duration::from_secs(1),
@@ -136,9 +154,10 @@ async fn deliver_callback(sim: &Arc<Sim>, outgoing: &Outgoing) {
     for attempt in 1..=attempts {
         let sent_ms = sim.elapsed_ms();
         let token = sim.signer.current(SystemTime::now());
+        let url = sim.spread(&outgoing.url);
         let result = sim
             .http
-            .post(&outgoing.url)
+            .post(url.as_ref())
             .header(AUTHORIZATION, format!("Bearer {token}"))
             .header(CONTENT_TYPE, "application/json")
             .body(outgoing.body.to_string())
@@ -158,7 +177,7 @@ async fn deliver_callback(sim: &Arc<Sim>, outgoing: &Outgoing) {
                 &outgoing.server_call_id,
                 "delivery",
                 &outgoing.event_type,
-                json!({"attempt": attempt, "status": status, "sent_ms": sent_ms}),
+                json!({"attempt": attempt, "status": status, "sent_ms": sent_ms, "url": url.as_ref()}),
             );
         }
         if ok {

@@ -34,6 +34,42 @@ pub fn router() -> Router<Arc<Sim>> {
             get(list_faults).post(add_fault).delete(clear_faults),
         )
         .route("/faults/{id}", axum::routing::delete(remove_fault))
+        .route("/callback-spread", get(show_spread).put(set_spread))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Spread {
+    origins: Vec<String>,
+}
+
+async fn show_spread(State(sim): State<Arc<Sim>>) -> Json<Value> {
+    Json(json!({"origins": sim.world().spread}))
+}
+
+/// Spreads callbacks over these origins in turn (`[]`: to each callback URI as given).
+async fn set_spread(
+    State(sim): State<Arc<Sim>>,
+    body: Result<Json<Spread>, axum::extract::rejection::JsonRejection>,
+) -> Response {
+    let Json(spread) = match body {
+        Ok(body) => body,
+        Err(e) => return ApiError::invalid(format!("bad callback spread: {e}")).into_response(),
+    };
+    if let Some(bad) = spread
+        .origins
+        .iter()
+        .find(|o| reqwest::Url::parse(o).map_or(true, |u| u.path() != "/" || u.query().is_some()))
+    {
+        return ApiError::invalid(format!(
+            "callback spread origin `{bad}`: expected scheme://host:port, without a path"
+        ))
+        .into_response();
+    }
+    let mut world = sim.world();
+    world.spread = spread.origins;
+    world.spread_next = 0;
+    Json(json!({"origins": world.spread})).into_response()
 }
 
 async fn list_faults(State(sim): State<Arc<Sim>>) -> Json<Value> {

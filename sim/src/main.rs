@@ -53,6 +53,10 @@ struct Args {
     /// Attempts per callback delivery.
     #[arg(long, default_value_t = 4)]
     callback_attempts: u32,
+    /// Spread callbacks over these origins in turn, whatever the callback URI's own
+    /// (a load balancer in front of several replicas). Repeatable.
+    #[arg(long = "spread-callbacks", value_name = "http://HOST:PORT")]
+    spread_callbacks: Vec<String>,
     /// Load mode: place this many calls from the scenario callers (in turn), wait for
     /// them to end, print the report and exit (status 1 if any failed).
     #[arg(long, value_name = "N")]
@@ -118,6 +122,7 @@ async fn main() -> anyhow::Result<()> {
             .collect(),
         scenario,
         callback_attempts: args.callback_attempts,
+        callback_spread: args.spread_callbacks.clone(),
     };
     let listen = Listen {
         http: args.http,

@@ -259,6 +259,11 @@ pub struct World {
     /// The last media operation id given out (ids tell a finished operation's timer
     /// from the operation that replaced it).
     pub media_ids: u64,
+    /// Callbacks go to these origins in turn instead of the callback URI's own (a
+    /// load balancer in front of several replicas); empty: to the URI as given.
+    pub spread: Vec<String>,
+    /// Callback deliveries spread so far.
+    pub spread_next: usize,
 }
 
 /// An Event Grid event on its way to a subscription.
@@ -318,6 +323,8 @@ impl Sim {
             faults: Faults::default(),
             batches: HashMap::new(),
             media_ids: 0,
+            spread: config.callback_spread.clone(),
+            spread_next: 0,
         };
         let mut world = world;
         for rule in &config.scenario.faults {

@@ -197,7 +197,7 @@ impl Executor {
                 }
             }
         }
-        self.spawn(token, worker, vec![Box::new(incoming)]);
+        self.spawn(token, worker, Some(incoming));
     }
 
     /// Continues a call from its record (claimed after a restart, or from a replica
@@ -207,17 +207,17 @@ impl Executor {
         let record: worker::Record = serde_json::from_str(&claimed.state)?;
         let worker = worker::Worker::resume(self.clone(), tenant, claimed.token.clone(), record);
         ::metrics::counter!(metrics::CALLS_RESUMED).increment(1);
-        self.spawn(claimed.token.clone(), worker, Vec::new());
+        self.spawn(claimed.token.clone(), worker, None);
         self.wake(&claimed.token).await;
         Ok(())
     }
 
-    fn spawn(&self, token: String, worker: worker::Worker, first: Vec<Box<Received>>) {
+    fn spawn(&self, token: String, worker: worker::Worker, first: Option<Received>) {
         let (tx, rx) = mpsc::unbounded_channel();
         let mut seen = Window::default();
-        for event in first {
+        if let Some(event) = first {
             seen.insert(&event.id, DEDUPE_WINDOW);
-            let _ = tx.send(event);
+            let _ = tx.send(Box::new(event));
         }
         let live = {
             let mut calls = self.lock();

@@ -10,6 +10,7 @@
 //! - [`routes`]: phone numbers and ACS identities → a tenant's plugin.
 //! - [`calls`]: the invocation log (each event handled, per call, in order).
 //! - [`live`]: calls in progress: durable state, owner and lease, inbox of events.
+//! - [`scratch`]: a PostgreSQL schema of its own for a test or a benchmark.
 //!
 //! Every function that takes a tenant id scopes its query by it: what belongs to
 //! another tenant is indistinguishable from what does not exist ([`StoreError::NotFound`]).
@@ -19,6 +20,7 @@ pub mod keys;
 pub mod live;
 pub mod plugins;
 pub mod routes;
+pub mod scratch;
 pub mod tenants;
 
 use std::str::FromStr as _;

@@ -5,7 +5,11 @@
 //! directory), then the host configured against it (connection string, callback JWT
 //! audience and OpenID configuration, the CA), with the tenants asked for, and
 //! subscribes the host to the simulator's Event Grid. [`Stack`] has what a test needs:
-//! both addresses, the host's executor (its journal), and a graceful stop.
+//! the simulator's API ([`SimClient`]), the hosts' addresses and executors (their
+//! journals), and a graceful stop; several replicas on one store
+//! ([`StackBuilder::start_replicas`]) get callbacks spread over them. [`HostProcess`]
+//! runs a host as a process of its own (the `e2e-host` binary) for tests that
+//! `kill -9` it.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -140,6 +144,17 @@ impl StackBuilder {
 
     /// The host's settings for a running simulator.
     pub fn settings(&self, sim: &switchboard_sim::Running, dir: &Path) -> anyhow::Result<Settings> {
+        Ok(Settings::from_toml(&self.settings_toml(sim, dir)?)?)
+    }
+
+    /// The host's settings file for a running simulator (the simulator's CA is written
+    /// to `dir`; the cache and the SQLite store go there too unless `host_toml` says
+    /// otherwise).
+    pub fn settings_toml(
+        &self,
+        sim: &switchboard_sim::Running,
+        dir: &Path,
+    ) -> anyhow::Result<String> {
         let ca = dir.join("sim-ca.pem");
         std::fs::write(&ca, &sim.ca_pem).context("writing the simulator's CA")?;
         let mut doc: toml::Table = toml::from_str(&format!(
@@ -196,11 +211,65 @@ impl StackBuilder {
             })
             .collect();
         doc.insert("tenant".into(), toml::Value::Array(tenants));
-        Ok(Settings::from_toml(&doc.to_string())?)
+        Ok(doc.to_string())
     }
 
     /// Starts the simulator, then the host, and subscribes the host to Event Grid.
     pub async fn start(self) -> anyhow::Result<Stack> {
+        self.start_replicas(1).await
+    }
+
+    /// Starts the simulator, then `replicas` hosts sharing the store (replica names
+    /// `r1`, `r2`…; give several a PostgreSQL store in `host_toml`), each subscribed to
+    /// Event Grid (every replica hears every IncomingCall: one of them takes the
+    /// call), and with more than one, the simulator spreads callbacks over all of them
+    /// in turn, as a load balancer would.
+    pub async fn start_replicas(self, replicas: usize) -> anyhow::Result<Stack> {
+        let (simulator, dir, temp) = self.start_sim().await?;
+        let mut hosts = Vec::new();
+        for index in 1..=replicas.max(1) {
+            let mut settings = self.settings(&simulator.sim, &dir)?;
+            if replicas > 1 {
+                settings.server.replica = Some(format!("r{index}"));
+            }
+            let app = App::build(settings)
+                .await
+                .with_context(|| format!("starting host {index}"))?;
+            let addr = app.local_addr()?;
+            let executor = app.executor().clone();
+            let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+            let serving = tokio::spawn(app.run_until_stopped(async move {
+                let _ = stopped.await;
+            }));
+            hosts.push(Host {
+                addr,
+                executor,
+                stop: Some(stop),
+                serving: Some(serving),
+            });
+        }
+        for host in &hosts {
+            simulator.subscribe(host.addr).await?;
+        }
+        if replicas > 1 {
+            let origins: Vec<String> = hosts.iter().map(|h| format!("http://{}", h.addr)).collect();
+            simulator
+                .sim_put("callback-spread", &json!({ "origins": origins }))
+                .await?;
+        }
+        Ok(Stack {
+            host: hosts[0].addr,
+            executor: hosts[0].executor.clone(),
+            simulator,
+            hosts,
+            _dir: temp,
+        })
+    }
+
+    /// Starts the simulator alone; where the hosts' files go.
+    pub async fn start_sim(
+        &self,
+    ) -> anyhow::Result<(SimClient, PathBuf, Option<tempfile::TempDir>)> {
         let sim = switchboard_sim::start(self.sim.clone(), Listen::default()).await?;
         let (dir, temp) = match &self.work_dir {
             Some(dir) => {
@@ -212,48 +281,151 @@ impl StackBuilder {
                 (temp.path().to_owned(), Some(temp))
             }
         };
-        let app = App::build(self.settings(&sim, &dir)?)
-            .await
-            .context("starting the host")?;
-        let host = app.local_addr()?;
-        let executor = app.executor().clone();
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let serving = tokio::spawn(app.run_until_stopped(async move {
-            let _ = stopped.await;
-        }));
-        let stack = Stack {
-            sim,
-            host,
-            executor,
-            http: reqwest::Client::new(),
-            stop: Some(stop),
-            serving: Some(serving),
-            _dir: temp,
-        };
-        stack
-            .sim_post(
-                "subscriptions",
-                &json!({"endpoint": format!("http://{host}/eventgrid")}),
-            )
-            .await
-            .context("subscribing the host to Event Grid")?;
-        Ok(stack)
+        Ok((
+            SimClient {
+                sim,
+                http: reqwest::Client::new(),
+            },
+            dir,
+            temp,
+        ))
     }
 }
 
-/// The simulator and the host, running.
+/// A host of the stack, serving in this process.
 #[derive(Debug)]
-pub struct Stack {
-    pub sim: switchboard_sim::Running,
-    pub host: SocketAddr,
+pub struct Host {
+    pub addr: SocketAddr,
     pub executor: Executor,
-    pub http: reqwest::Client,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     serving: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
+}
+
+impl Host {
+    /// Stops the host gracefully (accepted events finish) and waits for it.
+    pub async fn stop(&mut self) -> anyhow::Result<()> {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        match self.serving.take() {
+            Some(serving) => serving.await?,
+            None => Ok(()),
+        }
+    }
+}
+
+/// The simulator and its hosts, running. The simulator's API is the stack's own
+/// ([`SimClient`], by `Deref`).
+#[derive(Debug)]
+pub struct Stack {
+    /// The first host.
+    pub host: SocketAddr,
+    /// The first host's executor (its journal).
+    pub executor: Executor,
+    pub hosts: Vec<Host>,
+    simulator: SimClient,
     _dir: Option<tempfile::TempDir>,
 }
 
+impl std::ops::Deref for Stack {
+    type Target = SimClient;
+    fn deref(&self) -> &SimClient {
+        &self.simulator
+    }
+}
+
 impl Stack {
+    /// The first host's `/metrics` text.
+    pub async fn metrics(&self) -> anyhow::Result<String> {
+        Ok(self
+            .http
+            .get(format!("http://{}/metrics", self.host))
+            .send()
+            .await?
+            .error_for_status()?
+            .text()
+            .await?)
+    }
+
+    /// Stops the first host gracefully (accepted events finish) and waits for it; the
+    /// simulator keeps running.
+    pub async fn stop_host(&mut self) -> anyhow::Result<()> {
+        self.hosts[0].stop().await
+    }
+}
+
+/// A host running as a process of its own (the `e2e-host` binary), for tests that
+/// kill it.
+#[derive(Debug)]
+pub struct HostProcess {
+    pub addr: SocketAddr,
+    child: tokio::process::Child,
+}
+
+impl HostProcess {
+    /// Starts `exe SETTINGS` and waits until it listens (it prints its address).
+    pub async fn spawn(exe: &Path, settings: &Path) -> anyhow::Result<Self> {
+        use tokio::io::AsyncBufReadExt as _;
+        let mut child = tokio::process::Command::new(exe)
+            .arg(settings)
+            .stdout(std::process::Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .with_context(|| format!("starting {}", exe.display()))?;
+        let stdout = child.stdout.take().context("the host's stdout")?;
+        let mut lines = tokio::io::BufReader::new(stdout).lines();
+        let line = tokio::time::timeout(Duration::from_secs(60), lines.next_line())
+            .await
+            .context("the host did not start in 60 s")??
+            .context("the host exited before listening")?;
+        let addr = line
+            .strip_prefix("listening ")
+            .with_context(|| format!("unexpected first line from the host: {line}"))?
+            .parse()?;
+        Ok(Self { addr, child })
+    }
+
+    /// `kill -9`: the process ends at once, whatever it was doing.
+    pub async fn kill(mut self) -> anyhow::Result<()> {
+        self.child.start_kill()?;
+        self.child.wait().await?;
+        Ok(())
+    }
+}
+
+/// The simulator, and its own API.
+#[derive(Debug)]
+pub struct SimClient {
+    pub sim: switchboard_sim::Running,
+    pub http: reqwest::Client,
+}
+
+impl SimClient {
+    /// Subscribes a host to Event Grid events.
+    pub async fn subscribe(&self, host: SocketAddr) -> anyhow::Result<()> {
+        self.sim_post(
+            "subscriptions",
+            &json!({"endpoint": format!("http://{host}/eventgrid")}),
+        )
+        .await
+        .context("subscribing the host to Event Grid")
+        .map(drop)
+    }
+
+    /// `PUT /sim/{path}` with a JSON body.
+    pub async fn sim_put(&self, path: &str, body: &Value) -> anyhow::Result<Value> {
+        let response = self
+            .http
+            .put(format!("{}/sim/{path}", self.sim.http_url()))
+            .json(body)
+            .send()
+            .await?;
+        let status = response.status();
+        let body: Value = response.json().await.unwrap_or(Value::Null);
+        anyhow::ensure!(status.is_success(), "PUT /sim/{path}: {status} {body}");
+        Ok(body)
+    }
+
     /// The simulator's own API: `POST /sim/{path}` with a JSON body; the answer's JSON.
     pub async fn sim_post(&self, path: &str, body: &Value) -> anyhow::Result<Value> {
         let response = self
@@ -370,29 +542,5 @@ impl Stack {
                 )
             })
             .collect())
-    }
-
-    /// The host's `/metrics` text.
-    pub async fn metrics(&self) -> anyhow::Result<String> {
-        Ok(self
-            .http
-            .get(format!("http://{}/metrics", self.host))
-            .send()
-            .await?
-            .error_for_status()?
-            .text()
-            .await?)
-    }
-
-    /// Stops the host gracefully (accepted events finish) and waits for it; the
-    /// simulator keeps running.
-    pub async fn stop_host(&mut self) -> anyhow::Result<()> {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        match self.serving.take() {
-            Some(serving) => serving.await?,
-            None => Ok(()),
-        }
     }
 }

@@ -1,0 +1,214 @@
+//! Calls outlive their host. A host killed with `kill -9` mid-call and started again
+//! continues its calls from the store (SQLite): every call ends as its script expects
+//! and no operation takes effect twice. Three replicas on one PostgreSQL, callbacks
+//! spread over all of them: each event is handled once, in the order sent.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::time::Duration;
+
+use serde_json::Value;
+use switchboard::store::scratch::{LOCAL_POSTGRES, ScratchSchema};
+use switchboard_e2e::{HostProcess, SimClient, StackBuilder, ivr_scripts};
+
+/// A port nobody listens on now (the restarted host must come back at the address the
+/// service has in its callback URIs).
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+/// Calls the simulator knows, and how many of them ended.
+async fn progress(sim: &SimClient) -> (usize, usize, usize) {
+    let report = sim.sim_get("report").await.expect("report");
+    let calls = report["calls"].as_array().cloned().unwrap_or_default();
+    let ended = calls.iter().filter(|c| c["ended"] == true).count();
+    let answered = calls
+        .iter()
+        .filter(|c| {
+            c["made"]
+                .as_array()
+                .is_some_and(|m| m.iter().any(|op| op == "AnswerCall"))
+        })
+        .count();
+    (calls.len(), answered, ended)
+}
+
+fn assert_all_pass(report: &Value) {
+    for call in report["calls"].as_array().expect("calls") {
+        assert_eq!(
+            call["pass"], true,
+            "{} did not end as its script expects (or an operation took effect twice): {call:#}",
+            call["script"]
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_host_killed_mid_call_and_started_again_finishes_every_call_once() {
+    let mut builder = StackBuilder::ivr().expect("ivr");
+    // Calls last seconds, and the service keeps redelivering while the host is down.
+    builder.sim.time_scale = 10.0;
+    builder.sim.callback_attempts = 60;
+    let port = free_port();
+    let builder = builder.host_toml(&format!(
+        "[server]\nlisten = \"127.0.0.1:{port}\"\nreplica = \"solo\"\nshutdown_grace_seconds = 1"
+    ));
+    let (sim, dir, _temp) = builder.start_sim().await.expect("simulator");
+    let settings = dir.join("host.toml");
+    std::fs::write(
+        &settings,
+        builder.settings_toml(&sim.sim, &dir).expect("settings"),
+    )
+    .expect("write settings");
+    let exe = Path::new(env!("CARGO_BIN_EXE_e2e-host"));
+    let host = HostProcess::spawn(exe, &settings).await.expect("host");
+    sim.subscribe(host.addr).await.expect("subscribe");
+
+    let scripts = ivr_scripts().expect("scripts");
+    let total = scripts.len() * 2;
+    for caller in scripts.iter().chain(&scripts) {
+        sim.place(caller).await.expect("place");
+    }
+    // Kill it once most calls are answered and none has ended.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let (_, answered, ended) = progress(&sim).await;
+        assert_eq!(
+            ended, 0,
+            "calls ended before the kill: slow the scripts down"
+        );
+        if answered >= total / 2 {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "calls were not answered"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    host.kill().await.expect("kill -9");
+    let (_, _, ended) = progress(&sim).await;
+    assert!(ended < total, "every call had ended before the kill");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    let host = HostProcess::spawn(exe, &settings)
+        .await
+        .expect("host again");
+    let report = sim.report_when_ended(total).await.expect("report");
+    assert_all_pass(&report);
+    let metrics = reqwest::get(format!("http://{}/metrics", host.addr))
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("metrics text");
+    let resumed: f64 = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("switchboard_calls_resumed_total "))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0.0);
+    assert!(
+        resumed >= 1.0,
+        "the restarted host continued no call:\n{metrics}"
+    );
+    host.kill().await.expect("stop");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_replicas_on_postgres_handle_each_event_once_in_order() {
+    let schema = match ScratchSchema::create(LOCAL_POSTGRES, "sb_e2e").await {
+        Ok(schema) => schema,
+        Err(e) => {
+            eprintln!("SKIPPED: no PostgreSQL at {LOCAL_POSTGRES}: {e}");
+            return;
+        }
+    };
+    let stack = StackBuilder::ivr()
+        .expect("ivr")
+        .host_toml(&format!("[store]\nurl = \"{}\"", schema.url))
+        .start_replicas(3)
+        .await
+        .expect("three replicas");
+    let mut journals: Vec<_> = stack.hosts.iter().map(|h| h.executor.journal()).collect();
+    let scripts = ivr_scripts().expect("scripts");
+    let total = scripts.len() * 2;
+    for caller in scripts.iter().chain(&scripts) {
+        stack.place(caller).await.expect("place");
+    }
+    let report = stack.report_when_ended(total).await.expect("report");
+    assert_all_pass(&report);
+
+    // What each replica handled, by call.
+    let mut handled: HashMap<String, Vec<(u32, String)>> = HashMap::new();
+    let mut handlers: HashMap<String, Vec<usize>> = HashMap::new();
+    for (replica, journal) in journals.iter_mut().enumerate() {
+        while let Ok(event) = journal.try_recv() {
+            handled
+                .entry(event.server_call_id.clone())
+                .or_default()
+                .push((event.seq, event.event.clone()));
+            handlers
+                .entry(event.server_call_id)
+                .or_default()
+                .push(replica);
+        }
+    }
+    let mut receivers_seen = std::collections::BTreeSet::new();
+    for call in report["calls"].as_array().expect("calls") {
+        let id = call["serverCallId"].as_str().expect("id");
+        let timeline = stack.timeline(id).await.expect("timeline");
+        // Callbacks the service got a 200 for, in the order sent, and where they went.
+        let delivered: Vec<String> = timeline
+            .iter()
+            .filter(|e| {
+                e["kind"] == "delivery"
+                    && e["detail"]["status"] == 200
+                    && e["detail"]["url"]
+                        .as_str()
+                        .is_some_and(|u| u.contains("/callbacks/"))
+            })
+            .map(|e| {
+                let url = e["detail"]["url"].as_str().unwrap_or_default();
+                receivers_seen.insert(url.split("/callbacks").next().unwrap_or("").to_owned());
+                e["name"].as_str().unwrap_or("?").to_owned()
+            })
+            .collect();
+        let mut events = handled.remove(id).unwrap_or_default();
+        events.sort();
+        let seqs: Vec<u32> = events.iter().map(|(seq, _)| *seq).collect();
+        assert_eq!(
+            seqs,
+            (1..=u32::try_from(seqs.len()).expect("few")).collect::<Vec<_>>(),
+            "call {id}: each event handled once, numbered without gaps"
+        );
+        let names: Vec<String> = events
+            .into_iter()
+            .map(|(_, name)| name)
+            .filter(|name| name != "IncomingCall" && name != "ActionFailed")
+            .collect();
+        assert_eq!(
+            names, delivered,
+            "call {id}: the events handled, in the order the service sent them"
+        );
+    }
+    assert_eq!(
+        receivers_seen.len(),
+        3,
+        "callbacks were spread over the three replicas: {receivers_seen:?}"
+    );
+    // One replica handled each call (the others passed its events on).
+    for (call, replicas) in &handlers {
+        assert!(
+            replicas.windows(2).all(|w| w[0] == w[1]),
+            "call {call} was handled by several replicas: {replicas:?}"
+        );
+    }
+    let mut stack = stack;
+    for host in &mut stack.hosts {
+        host.stop().await.expect("stop");
+    }
+    schema.drop().await.expect("drop schema");
+}
