@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use crate::directory::Directory;
 use crate::executor::{Durable, Executor};
-use crate::store::live::{ClaimedCall, wake_channel};
+use crate::store::live::{ClaimedCall, WakeUp, wake_channel};
 use crate::store::{Backend, now_ms};
 
 /// How many calls one claim takes at most (the rest at the next tick).
@@ -44,11 +44,17 @@ impl Replica {
             tasks.push(tokio::spawn(async move {
                 loop {
                     match listener.recv().await {
-                        Ok(notification) => {
-                            let executor = executor.clone();
-                            let token = notification.payload().to_owned();
-                            tokio::spawn(async move { executor.wake(&token).await });
-                        }
+                        Ok(notification) => match WakeUp::parse(notification.payload()) {
+                            WakeUp {
+                                token,
+                                event: Some(event),
+                            } => executor.push_stored(token, [event]),
+                            WakeUp { token, event: None } => {
+                                let executor = executor.clone();
+                                let token = token.to_owned();
+                                tokio::spawn(async move { executor.wake(&token).await });
+                            }
+                        },
                         Err(e) => {
                             // PgListener reconnects on the next recv.
                             tracing::warn!(error = %e, "replica.listen");
@@ -165,7 +171,7 @@ async fn tend(executor: Executor, directory: Arc<Directory>, durable: Durable) {
         {
             Ok(rows) => {
                 for (token, body) in rows {
-                    executor.push_stored(&token, std::slice::from_ref(&body));
+                    executor.push_stored(&token, [body]);
                 }
             }
             Err(e) => tracing::warn!(error = %e, "replica.stragglers"),

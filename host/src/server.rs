@@ -133,6 +133,9 @@ impl App {
             settings.limits,
         ));
 
+        if let Some(name) = &settings.server.replica {
+            crate::store::live::check_replica(name).context("server.replica")?;
+        }
         let durable = settings.store.durable_calls.then(|| Durable {
             store: store.clone(),
             replica: settings

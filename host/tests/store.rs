@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use switchboard::runtime::Limits;
-use switchboard::store::live::{CallOwner, InboxEvent, NewLiveCall, Saved};
+use switchboard::store::live::{CallOwner, InboxEvent, NewLiveCall, Saved, WakeUp};
 use switchboard::store::scratch::{LOCAL_POSTGRES, ScratchSchema};
 use switchboard::store::{Store, StoreError};
 
@@ -204,7 +204,28 @@ async fn live_calls(store: &Store) {
             .expect("pending")
             .is_empty()
     );
-    store.notify("r1", "tok-1").await.expect("notify");
+    store
+        .notify("r1", "tok-1", Some("{}"))
+        .await
+        .expect("notify");
+    store
+        .notify("r1", "tok-1", Some(&"x".repeat(10_000)))
+        .await
+        .expect("notify without the event");
+    assert_eq!(
+        WakeUp::parse("tok\n{\"a\":\"b\nc\"}"),
+        WakeUp {
+            token: "tok",
+            event: Some("{\"a\":\"b\nc\"}")
+        }
+    );
+    assert_eq!(
+        WakeUp::parse("tok"),
+        WakeUp {
+            token: "tok",
+            event: None
+        }
+    );
 }
 
 async fn call_log(store: &Store) {

@@ -56,8 +56,9 @@ pub struct SimConfig {
     pub scenario: Scenario,
     /// Attempts per callback delivery before it is given up.
     pub callback_attempts: u32,
-    /// Origins (`http://host:port`) callbacks are spread over in turn, whatever the
-    /// callback URI's own: a load balancer in front of several replicas.
+    /// Origins (`http://host:port`) deliveries (callbacks and Event Grid events) are
+    /// spread over in turn, whatever the URI's own: a load balancer in front of
+    /// several replicas.
     pub callback_spread: Vec<String>,
 }
 

@@ -124,8 +124,8 @@ impl EventFaults {
 }
 
 impl Sim {
-    /// Where a callback for `url` goes: the next origin of the spread, if any, with
-    /// the URI's path.
+    /// Where a delivery to `url` (a callback, an Event Grid event) goes: the next
+    /// origin of the spread, if any, with the URI's path.
     fn spread<'a>(&self, url: &'a str) -> std::borrow::Cow<'a, str> {
         let mut world = self.world();
         if world.spread.is_empty() {
@@ -295,9 +295,10 @@ async fn post_event_grid(
 ) {
     for attempt in 1..=EVENT_GRID_BACKOFF.len() + 1 {
         let sent_ms = sim.elapsed_ms();
+        let endpoint = sim.spread(&subscription.endpoint);
         let mut request = sim
             .http
-            .post(&subscription.endpoint)
+            .post(endpoint.as_ref())
             .header(CONTENT_TYPE, content_type)
             .header("aeg-event-type", "Notification")
             .header("aeg-subscription-name", "SWITCHBOARD-SIM")
@@ -322,7 +323,7 @@ async fn post_event_grid(
                 server_call_id,
                 "delivery",
                 event_type,
-                json!({"to": subscription.endpoint, "attempt": attempt, "status": shown, "sent_ms": sent_ms}),
+                json!({"to": endpoint.as_ref(), "attempt": attempt, "status": shown, "sent_ms": sent_ms}),
             );
         }
         match status {

@@ -47,7 +47,8 @@ async fn show_spread(State(sim): State<Arc<Sim>>) -> Json<Value> {
     Json(json!({"origins": sim.world().spread}))
 }
 
-/// Spreads callbacks over these origins in turn (`[]`: to each callback URI as given).
+/// Spreads deliveries (callbacks, Event Grid events) over these origins in turn, as a
+/// load balancer in front of several replicas would (`[]`: to each URI as given).
 async fn set_spread(
     State(sim): State<Arc<Sim>>,
     body: Result<Json<Spread>, axum::extract::rejection::JsonRejection>,

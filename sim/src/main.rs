@@ -53,8 +53,8 @@ struct Args {
     /// Attempts per callback delivery.
     #[arg(long, default_value_t = 4)]
     callback_attempts: u32,
-    /// Spread callbacks over these origins in turn, whatever the callback URI's own
-    /// (a load balancer in front of several replicas). Repeatable.
+    /// Spread deliveries (callbacks, Event Grid events) over these origins in turn,
+    /// whatever the URI's own (a load balancer in front of several replicas). Repeatable.
     #[arg(long = "spread-callbacks", value_name = "http://HOST:PORT")]
     spread_callbacks: Vec<String>,
     /// Load mode: place this many calls from the scenario callers (in turn), wait for

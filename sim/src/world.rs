@@ -259,8 +259,8 @@ pub struct World {
     /// The last media operation id given out (ids tell a finished operation's timer
     /// from the operation that replaced it).
     pub media_ids: u64,
-    /// Callbacks go to these origins in turn instead of the callback URI's own (a
-    /// load balancer in front of several replicas); empty: to the URI as given.
+    /// Deliveries go to these origins in turn instead of the URI's own (a load
+    /// balancer in front of several replicas); empty: to the URI as given.
     pub spread: Vec<String>,
     /// Callback deliveries spread so far.
     pub spread_next: usize,

@@ -38,7 +38,7 @@ use crate::dedupe::Window;
 use crate::metrics;
 use crate::runtime::{Limits, Plugin};
 use crate::store::Store;
-use crate::store::live::{CallOwner, ClaimedCall, InboxEvent, NewLiveCall};
+use crate::store::live::{ClaimedCall, Handover, InboxEvent, NewLiveCall};
 
 /// How deep `action-failed` events may chain (a plugin answering a failure with an
 /// action that fails again).
@@ -235,7 +235,7 @@ impl Executor {
             return;
         };
         match durable.store.inbox_pending(token).await {
-            Ok(bodies) => self.push_stored(token, &bodies),
+            Ok(bodies) => self.push_stored(token, bodies),
             Err(e) => {
                 tracing::warn!(error = %e, "executor.wake: the call's inbox could not be read")
             }
@@ -244,13 +244,13 @@ impl Executor {
 
     /// Hands events read from the store (JSON) to the call's worker, those it has not
     /// seen.
-    pub fn push_stored(&self, token: &str, bodies: &[String]) {
+    pub fn push_stored<B: AsRef<str>>(&self, token: &str, bodies: impl IntoIterator<Item = B>) {
         let mut calls = self.lock();
         let Some(call) = calls.live.get_mut(token) else {
             return;
         };
         for body in bodies {
-            match serde_json::from_str::<Received>(body) {
+            match serde_json::from_str::<Received>(body.as_ref()) {
                 Ok(event) => {
                     if call.seen.insert(&event.id, DEDUPE_WINDOW) {
                         let _ = call.tx.send(Box::new(event));
@@ -324,56 +324,44 @@ impl Executor {
                 None => Delivery::Unknown,
             };
         };
-        let owner = match local {
-            Some(_) => None,
-            None => match durable.store.live_call_owner(token).await {
-                Ok(CallOwner::Unknown) => return Delivery::Unknown,
-                Ok(CallOwner::Ended) => return Delivery::Ended,
-                Ok(CallOwner::Live { owner }) => Some(owner),
+        let body = serde_json::to_string(&event).unwrap_or_default();
+        let inbox = InboxEvent {
+            id: &event.id,
+            at_us: now_us(),
+            body: &body,
+        };
+        let started = std::time::Instant::now();
+        let Some(tx) = local else {
+            let handed = durable
+                .store
+                .deliver_to_owner(token, inbox, &durable.replica)
+                .await;
+            ::metrics::histogram!(metrics::STORE_SECONDS, "op" => "handover")
+                .record(started.elapsed().as_secs_f64());
+            return match handed {
+                // Ours but not running here yet (being claimed): found waiting later.
+                Ok(Handover::Accepted { .. }) => Delivery::Accepted,
+                Ok(Handover::Duplicate) => duplicate(&event),
+                Ok(Handover::Ended) => Delivery::Ended,
+                Ok(Handover::Unknown) => Delivery::Unknown,
                 Err(e) => {
                     tracing::warn!(error = %e, "executor.deliver: the store is unavailable");
-                    return Delivery::Unavailable;
+                    Delivery::Unavailable
                 }
-            },
+            };
         };
-        let body = serde_json::to_string(&event).unwrap_or_default();
-        let started = std::time::Instant::now();
-        let pushed = durable
-            .store
-            .inbox_push(
-                token,
-                InboxEvent {
-                    id: &event.id,
-                    at_us: now_us(),
-                    body: &body,
-                },
-            )
-            .await;
+        let pushed = durable.store.inbox_push(token, inbox).await;
         ::metrics::histogram!(metrics::STORE_SECONDS, "op" => "inbox")
             .record(started.elapsed().as_secs_f64());
-        match (pushed, local, owner) {
-            // Taken before (by this replica before a restart, or by another).
-            (Ok(false), _, _) => duplicate(&event),
-            (Ok(true), Some(tx), _) => send(&tx, event),
-            (Err(e), Some(tx), _) => {
+        match pushed {
+            Ok(true) => send(&tx, event),
+            // Taken before (by this replica before a restart).
+            Ok(false) => duplicate(&event),
+            Err(e) => {
                 ::metrics::counter!(metrics::STORE_ERRORS, "op" => "inbox").increment(1);
                 tracing::warn!(error = %e, "executor.deliver: not kept in the store; handled all the same");
                 send(&tx, event)
             }
-            (Ok(true), None, Some(owner)) => {
-                // Ours but not running here yet (being claimed): found waiting later.
-                if owner != durable.replica
-                    && let Err(e) = durable.store.notify(&owner, token).await
-                {
-                    tracing::warn!(error = %e, %owner, "executor.deliver: the owner was not woken; it finds the event when it looks");
-                }
-                Delivery::Accepted
-            }
-            (Err(e), None, _) => {
-                tracing::warn!(error = %e, "executor.deliver: the store is unavailable");
-                Delivery::Unavailable
-            }
-            (Ok(true), None, None) => Delivery::Unknown,
         }
     }
 

@@ -62,6 +62,19 @@ pub enum CallOwner {
     Unknown,
 }
 
+/// What became of an event handed over to a call's owner.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Handover {
+    /// In the inbox; the owner was woken (unless it is the caller).
+    Accepted {
+        owner: String,
+    },
+    /// Already in the inbox.
+    Duplicate,
+    Ended,
+    Unknown,
+}
+
 /// What a save did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Saved {
@@ -110,6 +123,29 @@ impl Store {
         done_event: Option<&str>,
         ended: bool,
     ) -> Result<Saved> {
+        if self.backend() == Backend::Postgres {
+            // One statement, one round trip: atomic all the same.
+            let saved: i64 = sqlx::query_scalar(
+                "WITH saved AS (UPDATE live_calls SET state = $1, ended = $2, updated_ms = $3 \
+                   WHERE token = $4 AND owner = $5 RETURNING token), \
+                 done AS (UPDATE call_inbox SET done = 1 \
+                   WHERE token = $4 AND event_id = $6 AND EXISTS (SELECT 1 FROM saved) RETURNING 1) \
+                 SELECT COUNT(*) FROM saved",
+            )
+            .bind(state)
+            .bind(i64::from(ended))
+            .bind(super::now_ms())
+            .bind(token)
+            .bind(owner)
+            .bind(done_event.unwrap_or(""))
+            .fetch_one(self.pool())
+            .await?;
+            return Ok(if saved == 1 {
+                Saved::Saved
+            } else {
+                Saved::NotOwner
+            });
+        }
         let mut tx = self.pool().begin().await?;
         let updated = sqlx::query(
             "UPDATE live_calls SET state = $1, ended = $2, updated_ms = $3 WHERE token = $4 AND owner = $5",
@@ -146,6 +182,60 @@ impl Store {
             None => CallOwner::Unknown,
             Some(row) if row.try_get::<i64, _>("ended")? != 0 => CallOwner::Ended,
             Some(row) => CallOwner::Live {
+                owner: row.try_get("owner")?,
+            },
+        })
+    }
+
+    /// An event received for a call this replica (`me`) does not run: into the call's
+    /// inbox, and its owner woken (with the event, when it fits). On PostgreSQL one
+    /// statement does all three (the owner, the insert, the `NOTIFY`).
+    pub async fn deliver_to_owner(
+        &self,
+        token: &str,
+        event: InboxEvent<'_>,
+        me: &str,
+    ) -> Result<Handover> {
+        if self.backend() != Backend::Postgres {
+            let owner = match self.live_call_owner(token).await? {
+                CallOwner::Live { owner } => owner,
+                CallOwner::Ended => return Ok(Handover::Ended),
+                CallOwner::Unknown => return Ok(Handover::Unknown),
+            };
+            return Ok(match self.inbox_push(token, event).await? {
+                true => Handover::Accepted { owner },
+                false => Handover::Duplicate,
+            });
+        }
+        let row = sqlx::query(
+            "WITH c AS (SELECT owner, ended FROM live_calls WHERE token = $1), \
+             ins AS (INSERT INTO call_inbox (token, event_id, at_us, body) \
+               SELECT $1, $2, $3, $4 FROM c WHERE c.ended = 0 \
+               ON CONFLICT (token, event_id) DO NOTHING RETURNING 1) \
+             SELECT c.owner, c.ended, (SELECT COUNT(*) FROM ins) AS inserted, \
+               CASE WHEN c.owner <> $5 AND EXISTS (SELECT 1 FROM ins) THEN \
+                 (SELECT 1 FROM (SELECT pg_notify('switchboard_wake_' || translate(c.owner, '-', '_'), \
+                    CASE WHEN length($4) < $6 THEN $1 || chr(10) || $4 ELSE $1 END)) AS n) \
+               ELSE 0 END AS woke \
+             FROM c",
+        )
+        .bind(token)
+        .bind(event.id)
+        .bind(event.at_us)
+        .bind(event.body)
+        .bind(me)
+        .bind(i64::try_from(MAX_NOTIFY_PAYLOAD - token.len()).unwrap_or(0))
+        .fetch_optional(self.pool())
+        .await?;
+        let Some(row) = row else {
+            return Ok(Handover::Unknown);
+        };
+        if row.try_get::<i64, _>("ended")? != 0 {
+            return Ok(Handover::Ended);
+        }
+        Ok(match row.try_get::<i64, _>("inserted")? {
+            0 => Handover::Duplicate,
+            _ => Handover::Accepted {
                 owner: row.try_get("owner")?,
             },
         })
@@ -256,12 +346,20 @@ impl Store {
     }
 
     /// Wakes the replica `owner` for the call `token` (PostgreSQL `NOTIFY`; one host
-    /// on SQLite has nobody to wake).
-    pub async fn notify(&self, owner: &str, token: &str) -> Result<()> {
+    /// on SQLite has nobody to wake), handing it the event too when it fits in a
+    /// notification (the owner then need not read it back): the payload is
+    /// [`WakeUp`]'s.
+    pub async fn notify(&self, owner: &str, token: &str, event: Option<&str>) -> Result<()> {
         if self.backend() == Backend::Postgres {
+            let payload = match event {
+                Some(event) if event.len() < MAX_NOTIFY_PAYLOAD - token.len() => {
+                    format!("{token}\n{event}")
+                }
+                _ => token.to_owned(),
+            };
             sqlx::query("SELECT pg_notify($1, $2)")
                 .bind(wake_channel(owner))
-                .bind(token)
+                .bind(payload)
                 .execute(self.pool())
                 .await?;
         }
@@ -301,20 +399,47 @@ async fn push(conn: &mut sqlx::AnyConnection, token: &str, event: InboxEvent<'_>
     Ok(done.rows_affected() == 1)
 }
 
-/// The `LISTEN` channel that wakes replica `owner`: a valid identifier whatever the
-/// replica's name.
+/// PostgreSQL refuses notification payloads of 8000 bytes or more.
+const MAX_NOTIFY_PAYLOAD: usize = 7_900;
+
+/// A wake-up as the owner receives it: the call, and the event if it came along.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WakeUp<'a> {
+    pub token: &'a str,
+    pub event: Option<&'a str>,
+}
+
+impl<'a> WakeUp<'a> {
+    #[must_use]
+    pub fn parse(payload: &'a str) -> Self {
+        match payload.split_once('\n') {
+            Some((token, event)) => Self {
+                token,
+                event: Some(event),
+            },
+            None => Self {
+                token: payload,
+                event: None,
+            },
+        }
+    }
+}
+
+/// The `LISTEN` channel that wakes replica `owner` (a valid replica name, see
+/// [`check_replica`]; the statement of [`Store::deliver_to_owner`] builds the same).
 #[must_use]
 pub fn wake_channel(owner: &str) -> String {
-    let name: String = owner
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() {
-                c.to_ascii_lowercase()
-            } else {
-                '_'
-            }
-        })
-        .take(48)
-        .collect();
-    format!("switchboard_wake_{name}")
+    format!("switchboard_wake_{}", owner.replace('-', "_"))
+}
+
+/// Whether `name` can name a replica: 1–40 of `a-z`, `0-9`, `-`, `_` (it becomes part
+/// of a PostgreSQL channel name).
+pub fn check_replica(name: &str) -> Result<()> {
+    super::check_id("replica", name)?;
+    if name.len() > 40 {
+        return Err(super::StoreError::Invalid(format!(
+            "replica name `{name}`: at most 40 characters"
+        )));
+    }
+    Ok(())
 }

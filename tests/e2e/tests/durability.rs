@@ -132,6 +132,11 @@ async fn three_replicas_on_postgres_handle_each_event_once_in_order() {
         .start_replicas(3)
         .await
         .expect("three replicas");
+    // Two more subscriptions: every IncomingCall reaches the replicas three times, and
+    // one of them takes the call.
+    for _ in 0..2 {
+        stack.subscribe(stack.host).await.expect("subscribe");
+    }
     let mut journals: Vec<_> = stack.hosts.iter().map(|h| h.executor.journal()).collect();
     let scripts = ivr_scripts().expect("scripts");
     let total = scripts.len() * 2;
@@ -199,7 +204,13 @@ async fn three_replicas_on_postgres_handle_each_event_once_in_order() {
         3,
         "callbacks were spread over the three replicas: {receivers_seen:?}"
     );
-    // One replica handled each call (the others passed its events on).
+    // One replica handled each call (the others passed its events on), and calls went
+    // to every replica.
+    let owners: std::collections::BTreeSet<usize> = handlers
+        .values()
+        .filter_map(|r| r.first().copied())
+        .collect();
+    assert_eq!(owners.len(), 3, "calls were owned by replicas {owners:?}");
     for (call, replicas) in &handlers {
         assert!(
             replicas.windows(2).all(|w| w[0] == w[1]),
