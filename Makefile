@@ -46,6 +46,7 @@ bench: guests
 	BENCH_OUT=$(CURDIR)/target/bench $(CARGO) bench -p switchboard --bench tenancy
 	BENCH_OUT=$(CURDIR)/target/bench $(CARGO) bench -p switchboard-sim --bench load
 	BENCH_OUT=$(CURDIR)/target/bench $(CARGO) bench -p switchboard-e2e --bench host_load
+	BENCH_OUT=$(CURDIR)/target/bench $(CARGO) bench -p switchboard-e2e --bench replicas
 	python3 scripts/splice_bench.py BENCHMARKS.md target/bench
 
 lint: setup

@@ -189,7 +189,11 @@ impl Store {
 
     /// An event received for a call this replica (`me`) does not run: into the call's
     /// inbox, and its owner woken (with the event, when it fits). On PostgreSQL one
-    /// statement does all three (the owner, the insert, the `NOTIFY`).
+    /// statement finds the owner and inserts; the wake-up is a second one, committed
+    /// without waiting for the WAL flush: `NOTIFY` holds one lock for the whole
+    /// database through its transaction's commit, so a `NOTIFY` in the insert's
+    /// transaction would serialise every hand-over behind one disk flush at a time.
+    /// A wake-up lost with the database is found by the owner's straggler sweep.
     pub async fn deliver_to_owner(
         &self,
         token: &str,
@@ -212,19 +216,12 @@ impl Store {
              ins AS (INSERT INTO call_inbox (token, event_id, at_us, body) \
                SELECT $1, $2, $3, $4 FROM c WHERE c.ended = 0 \
                ON CONFLICT (token, event_id) DO NOTHING RETURNING 1) \
-             SELECT c.owner, c.ended, (SELECT COUNT(*) FROM ins) AS inserted, \
-               CASE WHEN c.owner <> $5 AND EXISTS (SELECT 1 FROM ins) THEN \
-                 (SELECT 1 FROM (SELECT pg_notify('switchboard_wake_' || translate(c.owner, '-', '_'), \
-                    CASE WHEN length($4) < $6 THEN $1 || chr(10) || $4 ELSE $1 END)) AS n) \
-               ELSE 0 END AS woke \
-             FROM c",
+             SELECT c.owner, c.ended, (SELECT COUNT(*) FROM ins) AS inserted FROM c",
         )
         .bind(token)
         .bind(event.id)
         .bind(event.at_us)
         .bind(event.body)
-        .bind(me)
-        .bind(i64::try_from(MAX_NOTIFY_PAYLOAD - token.len()).unwrap_or(0))
         .fetch_optional(self.pool())
         .await?;
         let Some(row) = row else {
@@ -233,12 +230,17 @@ impl Store {
         if row.try_get::<i64, _>("ended")? != 0 {
             return Ok(Handover::Ended);
         }
-        Ok(match row.try_get::<i64, _>("inserted")? {
-            0 => Handover::Duplicate,
-            _ => Handover::Accepted {
-                owner: row.try_get("owner")?,
-            },
-        })
+        if row.try_get::<i64, _>("inserted")? == 0 {
+            return Ok(Handover::Duplicate);
+        }
+        let owner: String = row.try_get("owner")?;
+        if owner != me
+            && let Err(e) = self.notify(&owner, token, Some(event.body)).await
+        {
+            // Kept all the same: the owner's straggler sweep finds it.
+            tracing::warn!(error = %e, %owner, "store.handover: the owner was not woken");
+        }
+        Ok(Handover::Accepted { owner })
     }
 
     /// Puts an accepted event in the call's inbox; `false` if it is there already
@@ -357,7 +359,9 @@ impl Store {
                 }
                 _ => token.to_owned(),
             };
-            sqlx::query("SELECT pg_notify($1, $2)")
+            // A wake-up need not outlive the database: not worth a WAL flush (made
+            // under NOTIFY's database-wide lock).
+            sqlx::query("SELECT set_config('synchronous_commit', 'off', true), pg_notify($1, $2)")
                 .bind(wake_channel(owner))
                 .bind(payload)
                 .execute(self.pool())

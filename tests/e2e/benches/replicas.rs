@@ -178,7 +178,15 @@ fn main() -> anyhow::Result<()> {
     let mut rows = Vec::new();
     let mut single_pg = None;
     let mut three_pg = None;
-    for config in &configs {
+    // `cargo bench … -- --bench PostgreSQL`: only configurations whose name has it.
+    let only: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with("--"))
+        .collect();
+    for config in configs
+        .iter()
+        .filter(|c| only.is_empty() || only.iter().any(|o| c.name.contains(o.as_str())))
+    {
         let Some(m) = rt.block_on(measure(config, quick))? else {
             continue;
         };

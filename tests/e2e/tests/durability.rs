@@ -146,20 +146,29 @@ async fn three_replicas_on_postgres_handle_each_event_once_in_order() {
     let report = stack.report_when_ended(total).await.expect("report");
     assert_all_pass(&report);
 
-    // What each replica handled, by call.
+    // What each replica handled, by call. The last events were answered 200 by the
+    // replica they reached, and may still be on their way to their owner: collect
+    // until the journals have been quiet for half a second.
     let mut handled: HashMap<String, Vec<(u32, String)>> = HashMap::new();
     let mut handlers: HashMap<String, Vec<usize>> = HashMap::new();
-    for (replica, journal) in journals.iter_mut().enumerate() {
-        while let Ok(event) = journal.try_recv() {
-            handled
-                .entry(event.server_call_id.clone())
-                .or_default()
-                .push((event.seq, event.event.clone()));
-            handlers
-                .entry(event.server_call_id)
-                .or_default()
-                .push(replica);
+    let mut quiet_polls = 0;
+    while quiet_polls < 5 {
+        let mut any = false;
+        for (replica, journal) in journals.iter_mut().enumerate() {
+            while let Ok(event) = journal.try_recv() {
+                any = true;
+                handled
+                    .entry(event.server_call_id.clone())
+                    .or_default()
+                    .push((event.seq, event.event.clone()));
+                handlers
+                    .entry(event.server_call_id)
+                    .or_default()
+                    .push(replica);
+            }
         }
+        quiet_polls = if any { 0 } else { quiet_polls + 1 };
+        tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let mut receivers_seen = std::collections::BTreeSet::new();
     for call in report["calls"].as_array().expect("calls") {
