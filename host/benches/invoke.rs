@@ -179,7 +179,10 @@ fn main() {
         bytes.len() >> 10
     );
 
-    if let (false, Some(dir)) = (quick, std::env::var_os("BENCH_OUT")) {
+    if let (false, Some(dir)) = (
+        quick,
+        std::env::var_os("BENCH_OUT").filter(|d| !d.is_empty()),
+    ) {
         std::fs::create_dir_all(&dir).expect("bench dir");
         std::fs::write(std::path::Path::new(&dir).join("invoke.md"), &table).expect("write table");
     }

@@ -210,7 +210,10 @@ fn main() {
         median(first_call_load).as_secs_f64() * 1e3,
     );
     println!("{table}");
-    if let (false, Some(dir)) = (quick, std::env::var_os("BENCH_OUT")) {
+    if let (false, Some(dir)) = (
+        quick,
+        std::env::var_os("BENCH_OUT").filter(|d| !d.is_empty()),
+    ) {
         let dir = PathBuf::from(dir);
         std::fs::create_dir_all(&dir).expect("BENCH_OUT");
         std::fs::write(dir.join("tenancy.md"), table).expect("write");

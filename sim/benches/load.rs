@@ -211,7 +211,10 @@ async fn main() {
         l.max_ms,
     );
     println!("\n{table}");
-    if let (false, Some(dir)) = (quick, std::env::var_os("BENCH_OUT")) {
+    if let (false, Some(dir)) = (
+        quick,
+        std::env::var_os("BENCH_OUT").filter(|d| !d.is_empty()),
+    ) {
         std::fs::create_dir_all(&dir).expect("bench dir");
         std::fs::write(std::path::Path::new(&dir).join("sim.md"), &table).expect("write table");
     }

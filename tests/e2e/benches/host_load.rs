@@ -354,7 +354,10 @@ fn main() {
         per_call / 1024.0,
     );
     println!("{table}");
-    if let (false, Some(dir)) = (quick, std::env::var_os("BENCH_OUT")) {
+    if let (false, Some(dir)) = (
+        quick,
+        std::env::var_os("BENCH_OUT").filter(|d| !d.is_empty()),
+    ) {
         let dir = std::path::PathBuf::from(dir);
         std::fs::create_dir_all(&dir).expect("BENCH_OUT");
         let text = format!(

@@ -236,7 +236,10 @@ fn main() -> anyhow::Result<()> {
         ));
     }
     println!("{table}");
-    if let (false, Some(dir)) = (quick, std::env::var_os("BENCH_OUT")) {
+    if let (false, Some(dir)) = (
+        quick,
+        std::env::var_os("BENCH_OUT").filter(|d| !d.is_empty()),
+    ) {
         let dir = std::path::PathBuf::from(dir);
         std::fs::create_dir_all(&dir)?;
         std::fs::write(
