@@ -5,6 +5,8 @@
 //! - [`acs`]: the Call Automation REST client (signing, repeatability, retries),
 //!   contract actions as REST requests, service events as contract events.
 //! - [`admin`]: the admin API (tenants, keys, plugins, routes) and its OpenAPI document.
+//! - [`author`]: plugin author tooling: events from files run through a plugin
+//!   locally (`switchboard plugin run`).
 //! - [`admission`]: which actions a decision may run (per event, call state, tenant).
 //! - [`config`]: typed settings (TOML + environment) of `switchboard serve`.
 //! - [`contract`]: the `switchboard:policy` world (the one `bindgen!`), and the
@@ -35,6 +37,7 @@
 pub mod acs;
 pub mod admin;
 pub mod admission;
+pub mod author;
 pub mod config;
 pub mod contract;
 pub mod dedupe;

@@ -109,6 +109,26 @@ enum PluginCmd {
         tenant: String,
         name: String,
     },
+    /// Run events through a plugin here, under the production limits (no host, no
+    /// service): prints each decision, the logs, the time, fuel and memory used.
+    Run {
+        /// The plugin component.
+        plugin: PathBuf,
+        /// The events, as the service sends them (a CloudEvent or Event Grid event,
+        /// or an array of them: run in order, the state carried from one to the next).
+        #[arg(long)]
+        event: PathBuf,
+        /// The per-call state the first event sees (the text the plugin stored, e.g.
+        /// `{"retries":1}`); empty by default, as at a call's first event.
+        #[arg(long, default_value = "")]
+        state: String,
+        /// Tenant config handed to the plugin, `KEY=VALUE`; repeatable.
+        #[arg(long = "config", value_parser = switchboard::author::config_entry)]
+        config: Vec<switchboard::contract::ConfigEntry>,
+        /// The invocation deadline, ms (the production default unless set).
+        #[arg(long)]
+        deadline_ms: Option<u32>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -219,6 +239,17 @@ fn main() -> anyhow::Result<()> {
         Command::Demo { plugin, cache_dir } => demo(&plugin, cache_dir),
         Command::Tenant { command, remote } => remote_call(&remote, |c| tenant(c, command)),
         Command::Key { command, remote } => remote_call(&remote, |c| key(c, command)),
+        Command::Plugin {
+            command:
+                PluginCmd::Run {
+                    plugin,
+                    event,
+                    state,
+                    config,
+                    deadline_ms,
+                },
+            ..
+        } => run_plugin(&plugin, &event, state, config, deadline_ms),
         Command::Plugin { command, remote } => remote_call(&remote, |c| plugin(c, command)),
         Command::Route { command, remote } => remote_call(&remote, |c| route(c, command)),
         Command::Calls { command, remote } => remote_call(&remote, |c| calls(c, command)),
@@ -357,6 +388,8 @@ async fn plugin(client: AdminClient, command: PluginCmd) -> anyhow::Result<()> {
                     .await?,
             );
         }
+        // Handled in `main`, without a host.
+        PluginCmd::Run { .. } => anyhow::bail!("`plugin run` needs no host"),
         PluginCmd::Rollback { tenant, name } => {
             print_json(
                 &client
@@ -372,6 +405,88 @@ async fn plugin(client: AdminClient, command: PluginCmd) -> anyhow::Result<()> {
             );
         }
     }
+    Ok(())
+}
+
+/// `switchboard plugin run`.
+fn run_plugin(
+    plugin_path: &std::path::Path,
+    events_path: &std::path::Path,
+    state: String,
+    config: Vec<switchboard::contract::ConfigEntry>,
+    deadline_ms: Option<u32>,
+) -> anyhow::Result<()> {
+    let bytes = std::fs::read(plugin_path)
+        .with_context(|| format!("reading the plugin {}", plugin_path.display()))?;
+    let json = std::fs::read(events_path)
+        .with_context(|| format!("reading the events {}", events_path.display()))?;
+    let events = switchboard::author::read_events(&json).with_context(|| {
+        format!(
+            "{}: expected the service's JSON: a CloudEvent or Event Grid event, or an array of them",
+            events_path.display()
+        )
+    })?;
+    let runtime = Runtime::new(RuntimeConfig {
+        fuel_metering: true,
+        max_concurrent_instances: 4,
+        ..RuntimeConfig::default()
+    })?;
+    let started = std::time::Instant::now();
+    let plugin = runtime
+        .load(&bytes)
+        .with_context(|| format!("loading {}", plugin_path.display()))?;
+    println!(
+        "plugin {} (sha256 {}…, {} KiB), compiled in {:.0} ms",
+        plugin_path.display(),
+        &plugin.digest()[..12],
+        bytes.len() >> 10,
+        started.elapsed().as_secs_f64() * 1e3
+    );
+    let mut limits = Limits::default();
+    if let Some(ms) = deadline_ms {
+        limits.deadline_ms = ms;
+    }
+    let steps =
+        switchboard::author::run_events(&plugin, &events, config, state.into_bytes(), &limits);
+    let mut failed = 0;
+    for step in &steps {
+        let run = &step.invocation;
+        println!("\n▶ {}", Described(&step.event));
+        match &run.outcome {
+            Outcome::Decision(d) => {
+                if d.actions.is_empty() {
+                    println!("  (no action)");
+                }
+                for action in &d.actions {
+                    println!("  → {}", Described(action));
+                }
+                match &d.state {
+                    Some(state) => println!("  state: {}", String::from_utf8_lossy(state)),
+                    None => println!("  state: unchanged"),
+                }
+                println!(
+                    "  decision: {}",
+                    serde_json::to_string(&d.actions).unwrap_or_default()
+                );
+            }
+            other => {
+                failed += 1;
+                println!("  ✗ {other} (the host would fall back for this call)");
+            }
+        }
+        for line in &run.logs {
+            println!("  log {:?}: {}", line.level, line.message);
+        }
+        println!(
+            "  time {} µs, fuel {}, memory {} KiB (limits: {} ms, {} MiB)",
+            run.elapsed.as_micros(),
+            run.fuel_consumed.unwrap_or(0),
+            run.peak_memory_bytes >> 10,
+            limits.deadline_ms,
+            limits.memory_bytes >> 20
+        );
+    }
+    anyhow::ensure!(failed == 0, "{failed} event(s) did not end in a decision");
     Ok(())
 }
 

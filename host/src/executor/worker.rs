@@ -19,7 +19,7 @@ use crate::contract::{
 };
 use crate::metrics;
 use crate::native;
-use crate::runtime::Outcome;
+use crate::runtime::{Outcome, Reuse, Session};
 use crate::store::live::Saved;
 
 /// What of a call outlives its host: saved before each decision's actions run, read
@@ -93,6 +93,9 @@ pub(super) struct Worker {
     lost: bool,
     /// The last invocation's outcome and time, for the journal.
     last_invocation: (&'static str, u64),
+    /// The call's own plugin instance, when the tenant's limits say `reuse =
+    /// "per-call"`; created at the first event, dropped with the worker.
+    session: Option<Session>,
 }
 
 /// What one decision did, for the journal.
@@ -143,6 +146,7 @@ impl Worker {
             resumed: false,
             lost: false,
             last_invocation: ("fallback", 0),
+            session: None,
         }
     }
 
@@ -163,6 +167,7 @@ impl Worker {
             resumed: true,
             lost: false,
             last_invocation: ("fallback", 0),
+            session: None,
         }
     }
 
@@ -453,7 +458,18 @@ impl Worker {
             config: self.tenant.config.clone(),
             state: self.rec.state.clone(),
         };
-        let invocation = run_blocking(&self.tenant, event, &ctx).await?;
+        let invocation = match self.tenant.limits.reuse {
+            Reuse::Fresh => run_blocking(&self.tenant, event, &ctx).await?,
+            Reuse::PerCall => {
+                let session = self
+                    .session
+                    .take()
+                    .unwrap_or_else(|| self.tenant.plugin.session(&self.tenant.limits));
+                let (session, invocation) = run_in_session(session, event, &ctx).await?;
+                self.session = Some(session);
+                invocation
+            }
+        };
         for line in &invocation.logs {
             tracing::info!(level = ?line.level, "{}", line.message);
         }
@@ -647,6 +663,27 @@ fn count_action(tenant: &str, kind: &'static str, result: &'static str) {
         "result" => result
     )
     .increment(1);
+}
+
+/// [`run_blocking`] in the call's own instance (which survives for the next event
+/// unless this one trapped: [`Session`] starts afresh then).
+async fn run_in_session(
+    mut session: Session,
+    event: &Event,
+    ctx: &Context,
+) -> Option<(Session, crate::runtime::Invocation)> {
+    use tokio::runtime::{Handle, RuntimeFlavor};
+    if Handle::current().runtime_flavor() == RuntimeFlavor::MultiThread {
+        let invocation = tokio::task::block_in_place(|| session.invoke(event, ctx));
+        return Some((session, invocation));
+    }
+    let (event, ctx) = (event.clone(), ctx.clone());
+    tokio::task::spawn_blocking(move || {
+        let invocation = session.invoke(&event, &ctx);
+        (session, invocation)
+    })
+    .await
+    .ok()
 }
 
 /// Runs the plugin where a plugin that spins until its deadline holds no async worker:

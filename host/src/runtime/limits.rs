@@ -29,6 +29,27 @@ pub struct Limits {
     pub max_state_bytes: usize,
     /// Log text kept per invocation; the rest is dropped and counted.
     pub max_log_bytes: usize,
+    /// Whether each event gets a fresh instance (the default) or the events of one
+    /// call share one.
+    pub reuse: Reuse,
+}
+
+/// Which events one plugin instance serves.
+///
+/// `fresh` keeps nothing of one event for the next: the plugin's memory starts from
+/// its initial image every time. `per-call` keeps one instance for all events of one
+/// call (never across calls or tenants), which spares heavy guests (Python, JS) their
+/// instantiation on every event, at the cost of an instance (and its memory) held for
+/// the call's whole life. A call's instance is dropped when it traps or runs out of
+/// anything, and the next event starts afresh; the per-call state the plugin returns
+/// stays the only state the host guarantees (a call resumed on another replica starts
+/// a new instance).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Reuse {
+    #[default]
+    Fresh,
+    PerCall,
 }
 
 impl Default for Limits {
@@ -43,6 +64,7 @@ impl Default for Limits {
             max_output_bytes: 256 << 10,
             max_state_bytes: 64 << 10,
             max_log_bytes: 4 << 10,
+            reuse: Reuse::Fresh,
         }
     }
 }

@@ -27,7 +27,7 @@ use wasmtime::component::{Component, HasSelf, Linker};
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store, Trap};
 
 pub use cache::ArtifactCache;
-pub use limits::Limits;
+pub use limits::{Limits, Reuse};
 pub use outcome::{InvalidOutput, Invocation, LogLine, Outcome};
 use sandbox::Sandbox;
 

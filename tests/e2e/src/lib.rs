@@ -81,12 +81,38 @@ pub struct TenantSpec {
     pub config: BTreeMap<String, String>,
 }
 
+/// The languages the reference IVR plugin is written in (`plugins/<lang>/`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lang {
+    Rust,
+    Python,
+    Js,
+}
+
+impl Lang {
+    pub const ALL: [Lang; 3] = [Lang::Rust, Lang::Python, Lang::Js];
+
+    /// The reference IVR component in this language, as `make guests` builds it.
+    pub fn ivr_plugin(self) -> anyhow::Result<PathBuf> {
+        guest(match self {
+            Lang::Rust => "switchboard_ivr",
+            Lang::Python => "ivr_py",
+            Lang::Js => "ivr_js",
+        })
+    }
+}
+
 impl TenantSpec {
     /// The reference IVR tenant `acme`: +18005550100, agent +15550001111.
     pub fn ivr() -> anyhow::Result<Self> {
+        Self::ivr_in(Lang::Rust)
+    }
+
+    /// The reference IVR tenant with the plugin written in `lang`.
+    pub fn ivr_in(lang: Lang) -> anyhow::Result<Self> {
         Ok(Self {
             id: "acme".into(),
-            plugin: guest("switchboard_ivr")?,
+            plugin: lang.ivr_plugin()?,
             numbers: vec!["+18005550100".into()],
             config: BTreeMap::from([("agent_phone".into(), "+15550001111".into())]),
         })
@@ -118,12 +144,17 @@ pub struct StackBuilder {
 impl StackBuilder {
     /// The IVR tenant, simulated time ×50.
     pub fn ivr() -> anyhow::Result<Self> {
+        Self::ivr_in(Lang::Rust)
+    }
+
+    /// The simulator and one host with the IVR tenant's plugin in `lang`.
+    pub fn ivr_in(lang: Lang) -> anyhow::Result<Self> {
         Ok(Self {
             sim: SimConfig {
                 time_scale: 50.0,
                 ..SimConfig::default()
             },
-            tenants: vec![TenantSpec::ivr()?],
+            tenants: vec![TenantSpec::ivr_in(lang)?],
             host_toml: String::new(),
             work_dir: None,
         })

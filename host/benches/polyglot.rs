@@ -1,0 +1,186 @@
+//! `cargo bench -p switchboard --bench polyglot`: the reference IVR policy in Rust,
+//! Python and JavaScript (`plugins/*`, built by `make guests`), in the same run.
+//!
+//! For each language, on a CallConnected event: a fresh instance + call (the default,
+//! `reuse = "fresh"`), a call on the call's own instance (`reuse = "per-call"`), the
+//! memory each live instance holds (private dirty pages, from
+//! `/proc/self/smaps_rollup`, with 200 instances alive after one event each), and the
+//! time from upload to ready (compile + validation). Then 1,000 Python instances
+//! alive at once: what 1,000 concurrent calls in per-call mode hold.
+//!
+//! Prints a Markdown table; with `BENCH_OUT=dir` also writes it to `dir/polyglot.md`.
+
+use std::hint::black_box;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use switchboard::contract::Event;
+use switchboard::runtime::{Limits, Outcome, Runtime, RuntimeConfig, Session};
+use switchboard::scenario;
+
+fn guest(name: &str) -> Vec<u8> {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join(format!("../target/wasm32-wasip2/guest/{name}.wasm"));
+    std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}; run `make guests`", path.display()))
+}
+
+fn percentile(samples: &mut [Duration], p: f64) -> Duration {
+    samples.sort();
+    let rank = ((samples.len() as f64 - 1.0) * p).round() as usize;
+    samples[rank]
+}
+
+fn timed(n: usize, mut f: impl FnMut()) -> Vec<Duration> {
+    for _ in 0..(n / 10).max(3) {
+        f();
+    }
+    (0..n)
+        .map(|_| {
+            let t = Instant::now();
+            f();
+            t.elapsed()
+        })
+        .collect()
+}
+
+/// Private dirty memory of this process, bytes.
+fn private_dirty() -> u64 {
+    let rollup = std::fs::read_to_string("/proc/self/smaps_rollup").unwrap_or_default();
+    rollup
+        .lines()
+        .filter(|l| l.starts_with("Private_Dirty:") || l.starts_with("Private_Hugetlb:"))
+        .filter_map(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
+        .sum::<u64>()
+        * 1024
+}
+
+fn us(d: Duration) -> String {
+    let us = d.as_secs_f64() * 1e6;
+    if us >= 1000.0 {
+        format!("{:.2} ms", us / 1000.0)
+    } else {
+        format!("{us:.1} µs")
+    }
+}
+
+/// `n` sessions, each having handled one event; private dirty bytes per session.
+fn memory_per_instance(
+    plugin: &switchboard::runtime::Plugin,
+    limits: &Limits,
+    event: &Event,
+    ctx: &switchboard::contract::Context,
+    n: usize,
+) -> (f64, Vec<Session>) {
+    let before = private_dirty();
+    let sessions: Vec<Session> = (0..n)
+        .map(|_| {
+            let mut session = plugin.session(limits);
+            let outcome = session.invoke(event, ctx).outcome;
+            assert!(matches!(outcome, Outcome::Decision(_)), "{outcome:?}");
+            session
+        })
+        .collect();
+    let after = private_dirty();
+    (after.saturating_sub(before) as f64 / n as f64, sessions)
+}
+
+fn main() {
+    let quick = !std::env::args().any(|a| a == "--bench");
+    let n = if quick { 20 } else { 2_000 };
+    let live = if quick { 10 } else { 200 };
+    let crowd = if quick { 20 } else { 1_000 };
+
+    let runtime = Runtime::new(RuntimeConfig {
+        max_concurrent_instances: 1_200,
+        ..RuntimeConfig::default()
+    })
+    .expect("runtime");
+    // Python and JS need more time than Rust's default 20 ms for their first events
+    // on a busy machine; the deadline is not what is measured here.
+    let limits = Limits {
+        deadline_ms: 1_000,
+        ..Limits::default()
+    };
+    let event = Event::CallConnected(scenario::info(Some("ivr"), 200, 0, ""));
+    let ctx = scenario::context();
+
+    let mut rows = Vec::new();
+    let mut crowd_row = None;
+    for (lang, name) in [
+        ("Rust", "switchboard_ivr"),
+        ("Python", "ivr_py"),
+        ("JavaScript", "ivr_js"),
+    ] {
+        let bytes = guest(name);
+        let started = Instant::now();
+        let report =
+            switchboard::runtime::validate::validate(&runtime, &bytes, &limits, ctx.config.clone());
+        let ready = started.elapsed();
+        let plugin = match report {
+            Ok(plugin) => plugin,
+            Err(e) => panic!("{lang}: {e}"),
+        };
+        let first = plugin.invoke(&event, &ctx, &limits);
+        assert!(
+            matches!(&first.outcome, Outcome::Decision(d) if d.actions.len() == 1),
+            "{lang}: {:?}",
+            first.outcome
+        );
+        let mut fresh = timed(n, || {
+            black_box(plugin.invoke(black_box(&event), black_box(&ctx), &limits));
+        });
+        let mut session = plugin.session(&limits);
+        session.instantiate().expect("instantiate");
+        let mut reused = timed(n, || {
+            black_box(session.invoke(black_box(&event), black_box(&ctx)));
+        });
+        drop(session);
+        let (per_instance, sessions) = memory_per_instance(&plugin, &limits, &event, &ctx, live);
+        drop(sessions);
+        if lang == "Python" {
+            let before = private_dirty();
+            let (_, sessions) = memory_per_instance(&plugin, &limits, &event, &ctx, crowd);
+            let held = private_dirty().saturating_sub(before);
+            drop(sessions);
+            crowd_row = Some((crowd, held));
+        }
+        rows.push(format!(
+            "| {lang} | {:.1} MiB | {} | {} / {} | {} | {:.0} KiB | {:.0} k |",
+            bytes.len() as f64 / f64::from(1 << 20),
+            us(ready),
+            us(percentile(&mut fresh, 0.5)),
+            us(percentile(&mut fresh, 0.99)),
+            us(percentile(&mut reused, 0.5)),
+            per_instance / 1024.0,
+            first.fuel_consumed.unwrap_or(0) as f64 / 1000.0,
+        ));
+    }
+    let mut table = String::from(
+        "| plugin | component | upload to ready (validate + compile) | fresh instance + call, p50 / p99 | per-call reuse: call, p50 | private dirty per live instance | fuel |\n|---|---|---|---|---|---|---|\n",
+    );
+    for row in rows {
+        table.push_str(&row);
+        table.push('\n');
+    }
+    if let Some((calls, held)) = crowd_row {
+        table.push_str(&format!(
+            "\n{calls} Python instances alive at once (1,000 concurrent calls in per-call mode): {:.0} MiB private dirty (goal: fit in 2 GiB).\n",
+            held as f64 / f64::from(1 << 20)
+        ));
+    }
+    println!("{table}");
+    if let (false, Some(dir)) = (
+        quick,
+        std::env::var_os("BENCH_OUT").filter(|d| !d.is_empty()),
+    ) {
+        let dir = PathBuf::from(dir);
+        std::fs::create_dir_all(&dir).expect("BENCH_OUT");
+        std::fs::write(
+            dir.join("polyglot.md"),
+            format!(
+                "### Python and JavaScript plugins (`make bench`: `cargo bench -p switchboard --bench polyglot`)\n\n{table}"
+            ),
+        )
+        .expect("write");
+    }
+}

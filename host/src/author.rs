@@ -1,0 +1,124 @@
+//! Plugin author tooling behind `switchboard plugin run`: a plugin run locally on
+//! events as the service sends them, under the production limits, with what each
+//! invocation decided and used.
+//!
+//! Events come as the service's JSON (a CloudEvents callback body, an Event Grid
+//! event, or an array of them, in either envelope): copy them from the simulator's
+//! timeline, from ACS documentation or from a log. Several events run in order, each
+//! seeing the state the plugin returned for the previous one, and a call snapshot
+//! that follows them (ids, connected, disconnected), as the host would keep it.
+
+use crate::acs::events::{ParseError, Received, parse_callbacks};
+use crate::contract::{
+    CallSnapshot, CallState, CommunicationIdentifier, ConfigEntry, Context, Event, Participant,
+};
+use crate::runtime::{Invocation, Limits, Plugin};
+
+/// Why events could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum EventsError {
+    #[error("{0}")]
+    Parse(#[from] ParseError),
+    #[error("there is no event in the file")]
+    Empty,
+}
+
+/// The events of a file, in order.
+pub fn read_events(json: &[u8]) -> Result<Vec<Received>, EventsError> {
+    let events = parse_callbacks(json)?;
+    if events.is_empty() {
+        return Err(EventsError::Empty);
+    }
+    Ok(events)
+}
+
+/// One event run: what went in (the context as the plugin saw it) and what came out.
+#[derive(Debug)]
+pub struct Step {
+    pub event: Event,
+    pub context: Context,
+    pub invocation: Invocation,
+}
+
+/// Runs `events` in order through `plugin`, as one call of tenant `local` with
+/// `config`, starting from `state`.
+pub fn run_events(
+    plugin: &Plugin,
+    events: &[Received],
+    config: Vec<ConfigEntry>,
+    state: Vec<u8>,
+    limits: &Limits,
+) -> Vec<Step> {
+    let mut context = Context {
+        tenant_id: "local".into(),
+        call: CallSnapshot {
+            call_connection_id: None,
+            server_call_id: String::new(),
+            correlation_id: String::new(),
+            state: CallState::Unknown,
+            from: CommunicationIdentifier::Raw(String::new()),
+            to: CommunicationIdentifier::Raw(String::new()),
+            participants: Vec::new(),
+        },
+        config,
+        state,
+    };
+    let mut steps = Vec::with_capacity(events.len());
+    for received in events {
+        follow(&mut context.call, received);
+        let invocation = plugin.invoke(&received.event, &context, limits);
+        if let crate::runtime::Outcome::Decision(decision) = &invocation.outcome
+            && let Some(state) = &decision.state
+        {
+            context.state.clone_from(state);
+        }
+        steps.push(Step {
+            event: received.event.clone(),
+            context: context.clone(),
+            invocation,
+        });
+    }
+    steps
+}
+
+/// What the host's snapshot of a call learns from an event.
+fn follow(call: &mut CallSnapshot, received: &Received) {
+    if let Some(id) = &received.call_connection_id {
+        call.call_connection_id = Some(id.clone());
+    }
+    if let Some(id) = &received.server_call_id {
+        call.server_call_id.clone_from(id);
+    }
+    if let Some(id) = &received.correlation_id {
+        call.correlation_id.clone_from(id);
+    }
+    match &received.event {
+        Event::IncomingCall(incoming) => {
+            call.from = incoming.from.clone();
+            call.to = incoming.to.clone();
+            call.server_call_id.clone_from(&incoming.server_call_id);
+            call.correlation_id.clone_from(&incoming.correlation_id);
+            call.state = CallState::Connecting;
+            call.participants = vec![Participant {
+                identifier: incoming.from.clone(),
+                is_muted: false,
+                is_on_hold: false,
+            }];
+        }
+        Event::CallConnected(_) => call.state = CallState::Connected,
+        Event::CallDisconnected(_) => call.state = CallState::Disconnected,
+        Event::ParticipantsUpdated(update) => call.participants.clone_from(&update.participants),
+        _ => {}
+    }
+}
+
+/// `key=value` as a config entry.
+pub fn config_entry(text: &str) -> Result<ConfigEntry, String> {
+    match text.split_once('=') {
+        Some((key, value)) if !key.is_empty() => Ok(ConfigEntry {
+            key: key.to_owned(),
+            value: value.to_owned(),
+        }),
+        _ => Err(format!("`{text}` is not KEY=VALUE")),
+    }
+}
