@@ -11,7 +11,7 @@ GUEST_DIR := target/wasm32-wasip2/guest
 .PHONY: demo test bench lint setup guests clean
 
 ## Toolchain pieces the project needs beyond a bare Rust install.
-setup: .venv/.installed sim/conformance/node_modules/.installed
+setup: .venv/.installed sim/conformance/node_modules/.installed plugins/js/node_modules/.installed
 	@rustup target list --installed | grep -qx wasm32-wasip2 || rustup target add wasm32-wasip2
 
 ## The official Python SDK, pinned, for the simulator's conformance tests.
@@ -25,8 +25,21 @@ sim/conformance/node_modules/.installed: sim/conformance/package-lock.json
 	cd sim/conformance && npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
+## The JavaScript plugin toolchain (componentize-js, esbuild, jco), pinned by
+## package-lock.json.
+plugins/js/node_modules/.installed: plugins/js/package-lock.json
+	cd plugins/js && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+JS_SOURCES := $(wildcard plugins/js/sdk/*.js plugins/js/ivr/*.js) plugins/js/build.sh wit/policy.wit
+
+## The reference IVR in JavaScript, as a component.
+$(GUEST_DIR)/ivr_js.wasm: plugins/js/node_modules/.installed $(JS_SOURCES)
+	mkdir -p $(GUEST_DIR)
+	plugins/js/build.sh $@
+
 ## Every plugin and test guest, as components (profile `guest`: small and fast).
-guests: setup
+guests: setup $(GUEST_DIR)/ivr_js.wasm
 	$(CARGO) build --profile guest --target wasm32-wasip2 $(GUESTS)
 
 # The main job: simulator + host + the IVR plugin, every ivr.md caller script.
@@ -37,6 +50,7 @@ HOST_CRATES := --workspace --exclude switchboard-ivr --exclude hostile-guest
 
 # `--all-targets` also runs each benchmark once, quickly, in the test profile.
 test: guests
+	node --test plugins/js/tests/
 	$(CARGO) test $(HOST_CRATES) --all-targets
 	$(CARGO) test $(HOST_CRATES) --doc
 

@@ -408,6 +408,17 @@ async fn plugin(client: AdminClient, command: PluginCmd) -> anyhow::Result<()> {
     Ok(())
 }
 
+fn level_name(level: switchboard::contract::Level) -> &'static str {
+    use switchboard::contract::Level;
+    match level {
+        Level::Trace => "trace",
+        Level::Debug => "debug",
+        Level::Info => "info",
+        Level::Warn => "warn",
+        Level::Error => "error",
+    }
+}
+
 /// `switchboard plugin run`.
 fn run_plugin(
     plugin_path: &std::path::Path,
@@ -475,7 +486,7 @@ fn run_plugin(
             }
         }
         for line in &run.logs {
-            println!("  log {:?}: {}", line.level, line.message);
+            println!("  log {}: {}", level_name(line.level), line.message);
         }
         println!(
             "  time {} µs, fuel {}, memory {} KiB (limits: {} ms, {} MiB)",

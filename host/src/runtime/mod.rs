@@ -184,12 +184,13 @@ fn engine_config(config: &RuntimeConfig) -> Config {
     let mut pool = PoolingAllocationConfig::default();
     let instances = config.max_concurrent_instances;
     pool.total_component_instances(instances)
-        // Python and JS components hold dozens of core instances and memories.
-        .total_core_instances(instances.saturating_mul(4))
+        // Python components hold ~65 core instances each, JS ~10: enough for every
+        // slot to hold a Python plugin (a count, not memory reserved up front).
+        .total_core_instances(instances.saturating_mul(80))
         .total_memories(instances.saturating_mul(2))
         .total_tables(instances.saturating_mul(4))
         .total_stacks(instances)
-        .max_core_instances_per_component(64)
+        .max_core_instances_per_component(100)
         .max_memories_per_component(16)
         .max_tables_per_component(64)
         .max_memory_size(config.max_memory_bytes)
