@@ -1,6 +1,8 @@
-//! Plugin author tooling behind `switchboard plugin run`: a plugin run locally on
-//! events as the service sends them, under the production limits, with what each
-//! invocation decided and used.
+//! Plugin author tooling: `switchboard plugin run` (a plugin run locally on events as
+//! the service sends them, under the production limits, with what each invocation
+//! decided and used) and `switchboard plugin replay` (a recorded call's events run
+//! through another version, decisions compared: how a tenant checks a version before
+//! activating it).
 //!
 //! Events come as the service's JSON (a CloudEvents callback body, an Event Grid
 //! event, or an array of them, in either envelope): copy them from the simulator's
@@ -10,9 +12,11 @@
 
 use crate::acs::events::{ParseError, Received, parse_callbacks};
 use crate::contract::{
-    CallSnapshot, CallState, CommunicationIdentifier, ConfigEntry, Context, Event, Participant,
+    ActionRequest, CallSnapshot, CallState, CommunicationIdentifier, ConfigEntry, Context,
+    Decision, Event, Participant,
 };
-use crate::runtime::{Invocation, Limits, Plugin};
+use crate::runtime::{Invocation, Limits, Outcome, Plugin};
+use crate::store::calls::Recorded;
 
 /// Why events could not be read.
 #[derive(Debug, thiserror::Error)]
@@ -67,7 +71,7 @@ pub fn run_events(
     for received in events {
         follow(&mut context.call, received);
         let invocation = plugin.invoke(&received.event, &context, limits);
-        if let crate::runtime::Outcome::Decision(decision) = &invocation.outcome
+        if let Outcome::Decision(decision) = &invocation.outcome
             && let Some(state) = &decision.state
         {
             context.state.clone_from(state);
@@ -106,6 +110,7 @@ fn follow(call: &mut CallSnapshot, received: &Received) {
             }];
         }
         Event::CallConnected(_) => call.state = CallState::Connected,
+        Event::CallTransferAccepted(_) => call.state = CallState::TransferAccepted,
         Event::CallDisconnected(_) => call.state = CallState::Disconnected,
         Event::ParticipantsUpdated(update) => call.participants.clone_from(&update.participants),
         _ => {}
@@ -121,4 +126,54 @@ pub fn config_entry(text: &str) -> Result<ConfigEntry, String> {
         }),
         _ => Err(format!("`{text}` is not KEY=VALUE")),
     }
+}
+
+/// One recorded event run again: what the recorded version decided, and what the
+/// plugin under test does.
+#[derive(Debug)]
+pub struct Replayed {
+    pub event: Event,
+    /// The recorded decision (`None`: the recorded version failed).
+    pub before: Option<Vec<ActionRequest>>,
+    pub after: Invocation,
+}
+
+impl Replayed {
+    /// Whether the plugin under test decided the same actions (or failed as well).
+    #[must_use]
+    pub fn same(&self) -> bool {
+        match (&self.before, &self.after.outcome) {
+            (Some(before), Outcome::Decision(after)) => *before == after.actions,
+            (None, outcome) => !matches!(outcome, Outcome::Decision(_)),
+            (Some(_), _) => false,
+        }
+    }
+}
+
+/// Runs a recorded call's events through `plugin`: each with the context recorded,
+/// but the per-call state the plugin under test returned for the previous event
+/// (starting from the state recorded at the first), as if it had handled the call.
+pub fn replay(plugin: &Plugin, recorded: &[Recorded], limits: &Limits) -> Vec<Replayed> {
+    let mut state = recorded.first().map(|r| r.context.state.clone());
+    recorded
+        .iter()
+        .map(|r| {
+            let mut context = r.context.clone();
+            if let Some(state) = &state {
+                context.state.clone_from(state);
+            }
+            let after = plugin.invoke(&r.event, &context, limits);
+            if let Outcome::Decision(Decision {
+                state: Some(next), ..
+            }) = &after.outcome
+            {
+                state = Some(next.clone());
+            }
+            Replayed {
+                event: r.event.clone(),
+                before: r.decision.clone(),
+                after,
+            }
+        })
+        .collect()
 }

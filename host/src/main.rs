@@ -129,6 +129,20 @@ enum PluginCmd {
         #[arg(long)]
         deadline_ms: Option<u32>,
     },
+    /// Re-run a recorded call's events through a plugin (another version) and show
+    /// where its decisions differ from the recorded ones; exits 1 if any do.
+    Replay {
+        /// The plugin component to check.
+        plugin: PathBuf,
+        /// The call (serverCallId) to take from the host's call log.
+        #[arg(long, required_unless_present = "file", conflicts_with = "file")]
+        call: Option<String>,
+        #[arg(long, env = "SWITCHBOARD_TENANT", required_unless_present = "file")]
+        tenant: Option<String>,
+        /// A call exported with `switchboard calls show --json`, instead of `--call`.
+        #[arg(long)]
+        file: Option<PathBuf>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -166,6 +180,10 @@ enum CallsCmd {
         tenant: String,
         /// The call's serverCallId.
         id: String,
+        /// Print the call log's records as JSON (with each event's input and
+        /// decision: what `plugin replay --file` takes).
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -250,6 +268,16 @@ fn main() -> anyhow::Result<()> {
                 },
             ..
         } => run_plugin(&plugin, &event, state, config, deadline_ms),
+        Command::Plugin {
+            command:
+                PluginCmd::Replay {
+                    plugin,
+                    call,
+                    tenant,
+                    file,
+                },
+            remote,
+        } => replay_plugin(&plugin, &remote, call, tenant, file),
         Command::Plugin { command, remote } => remote_call(&remote, |c| plugin(c, command)),
         Command::Route { command, remote } => remote_call(&remote, |c| route(c, command)),
         Command::Calls { command, remote } => remote_call(&remote, |c| calls(c, command)),
@@ -389,7 +417,9 @@ async fn plugin(client: AdminClient, command: PluginCmd) -> anyhow::Result<()> {
             );
         }
         // Handled in `main`, without a host.
-        PluginCmd::Run { .. } => anyhow::bail!("`plugin run` needs no host"),
+        PluginCmd::Run { .. } | PluginCmd::Replay { .. } => {
+            anyhow::bail!("handled without the admin client")
+        }
         PluginCmd::Rollback { tenant, name } => {
             print_json(
                 &client
@@ -498,6 +528,97 @@ fn run_plugin(
         );
     }
     anyhow::ensure!(failed == 0, "{failed} event(s) did not end in a decision");
+    Ok(())
+}
+
+/// `switchboard plugin replay`.
+fn replay_plugin(
+    plugin_path: &std::path::Path,
+    remote: &Remote,
+    call: Option<String>,
+    tenant: Option<String>,
+    file: Option<PathBuf>,
+) -> anyhow::Result<()> {
+    let records: serde_json::Value = match (&file, call, tenant) {
+        (Some(file), _, _) => serde_json::from_slice(
+            &std::fs::read(file).with_context(|| format!("reading {}", file.display()))?,
+        )
+        .with_context(|| format!("{}: not JSON", file.display()))?,
+        (None, Some(call), Some(tenant)) => {
+            let client = AdminClient::new(&remote.url, &remote.token);
+            tokio::runtime::Runtime::new()?.block_on(client.get(&format!(
+                "/v1/tenants/{}/calls/{}",
+                segment(&tenant),
+                segment(&call)
+            )))?
+        }
+        _ => anyhow::bail!("say which call: --call ID --tenant T, or --file FILE"),
+    };
+    let events = records
+        .as_array()
+        .context("expected the call log's records: a JSON array (`calls show --json`)")?;
+    let mut recorded = Vec::new();
+    for (i, event) in events.iter().enumerate() {
+        // Events the plugin was not invoked for (the call in fallback) have none.
+        if let Some(r) = event.get("recorded").filter(|r| !r.is_null()) {
+            recorded.push(
+                serde_json::from_value::<switchboard::store::calls::Recorded>(r.clone())
+                    .with_context(|| format!("record #{}: not a recorded invocation", i + 1))?,
+            );
+        }
+    }
+    anyhow::ensure!(
+        !recorded.is_empty(),
+        "the call has no recorded invocations (recorded by hosts with the call log on, since this version)"
+    );
+    let bytes = std::fs::read(plugin_path)
+        .with_context(|| format!("reading the plugin {}", plugin_path.display()))?;
+    let runtime = Runtime::new(RuntimeConfig {
+        max_concurrent_instances: 4,
+        ..RuntimeConfig::default()
+    })?;
+    let plugin = runtime
+        .load(&bytes)
+        .with_context(|| format!("loading {}", plugin_path.display()))?;
+    println!(
+        "replaying {} events through {} (sha256 {}…)",
+        recorded.len(),
+        plugin_path.display(),
+        &plugin.digest()[..12]
+    );
+    let actions = |actions: &[switchboard::contract::ActionRequest]| {
+        if actions.is_empty() {
+            "(no action)".to_owned()
+        } else {
+            actions
+                .iter()
+                .map(|a| Described(a).to_string())
+                .collect::<Vec<_>>()
+                .join("; ")
+        }
+    };
+    let replayed = switchboard::author::replay(&plugin, &recorded, &Limits::default());
+    let mut differ = 0;
+    for step in &replayed {
+        let after = match &step.after.outcome {
+            Outcome::Decision(d) => actions(&d.actions),
+            other => format!("✗ {other}"),
+        };
+        if step.same() {
+            println!("  = {}: {after}", Described(&step.event));
+        } else {
+            differ += 1;
+            let before = step
+                .before
+                .as_deref()
+                .map_or_else(|| "✗ failed".to_owned(), actions);
+            println!("  ≠ {}", Described(&step.event));
+            println!("      recorded: {before}");
+            println!("      now:      {after}");
+        }
+    }
+    println!("{differ} of {} decisions differ", replayed.len());
+    anyhow::ensure!(differ == 0, "the plugin decides differently on this call");
     Ok(())
 }
 
@@ -659,7 +780,7 @@ async fn calls(client: AdminClient, command: CallsCmd) -> anyhow::Result<()> {
                 );
             }
         }
-        CallsCmd::Show { tenant, id } => {
+        CallsCmd::Show { tenant, id, json } => {
             let events = client
                 .get(&format!(
                     "/v1/tenants/{}/calls/{}",
@@ -667,6 +788,10 @@ async fn calls(client: AdminClient, command: CallsCmd) -> anyhow::Result<()> {
                     segment(&id)
                 ))
                 .await?;
+            if json {
+                print_json(&events);
+                return Ok(());
+            }
             let events = events.as_array().cloned().unwrap_or_default();
             let start = events
                 .first()

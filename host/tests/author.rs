@@ -9,6 +9,7 @@ use switchboard::author::{read_events, run_events};
 use switchboard::contract::{Action, ConfigEntry};
 use switchboard::runtime::{Limits, Outcome, Reuse};
 use switchboard::scenario;
+use switchboard::store::calls::Recorded;
 
 fn repo(path: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -136,4 +137,90 @@ fn a_calls_own_instance_decides_as_fresh_instances_do() {
         });
         assert!(steps.iter().all(|s| s.passed()), "{}", script.name);
     }
+}
+
+/// A call log's records (as `calls show --json` prints them) for the `ivr.md`
+/// script `name`, as the Rust IVR decided it.
+fn recorded_call(name: &str) -> serde_json::Value {
+    let runtime = support::runtime();
+    let plugin = support::load(&runtime, "switchboard_ivr");
+    let script = scenario::ivr_scripts()
+        .into_iter()
+        .find(|s| s.name == name)
+        .expect("script");
+    let mut records = Vec::new();
+    scenario::run(&script, |event, ctx| {
+        let run = plugin.invoke(event, ctx, &Limits::default());
+        let decision = match &run.outcome {
+            Outcome::Decision(d) => Some(d.clone()),
+            _ => None,
+        };
+        records.push(serde_json::json!({
+            "event": event.name(),
+            "recorded": Recorded {
+                event: event.clone(),
+                context: ctx.clone(),
+                decision: decision.as_ref().map(|d| d.actions.clone()),
+            },
+        }));
+        (run, decision)
+    });
+    serde_json::Value::Array(records)
+}
+
+#[test]
+fn plugin_replay_shows_where_another_version_decides_differently() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let rust = repo("target/wasm32-wasip2/guest/switchboard_ivr.wasm");
+    support::guest_bytes("switchboard_ivr");
+    let rust = rust.to_str().expect("utf-8");
+    let call = recorded_call("silent");
+    let file = dir.path().join("call.json");
+    std::fs::write(&file, call.to_string()).expect("write");
+    let file = file.to_str().expect("utf-8");
+
+    // The same version decides the same, state carried from event to event (the
+    // silent caller's third failure is a goodbye only if the retries were counted).
+    let (ok, out, err) = cli(&["plugin", "replay", rust, "--file", file]);
+    assert!(ok, "{out}\n{err}");
+    assert!(out.contains("0 of 7 decisions differ"), "{out}");
+
+    // Another version: one recorded decision changed, as if the old version had
+    // said goodbye where this one repeats the menu.
+    let mut changed = call.clone();
+    changed[3]["recorded"]["decision"][0]["operation_context"] = "elsewhere".into();
+    let changed_file = dir.path().join("changed.json");
+    std::fs::write(&changed_file, changed.to_string()).expect("write");
+    let (ok, out, _) = cli(&[
+        "plugin",
+        "replay",
+        rust,
+        "--file",
+        changed_file.to_str().expect("utf-8"),
+    ]);
+    assert!(!ok, "{out}");
+    assert!(out.contains("≠ RecognizeFailed"), "{out}");
+    assert!(
+        out.contains("[elsewhere]") && out.contains("[menu]"),
+        "{out}"
+    );
+    assert!(out.contains("1 of 7 decisions differ"), "{out}");
+
+    // A call log from before recording, or not a call log: says so.
+    std::fs::write(
+        dir.path().join("old.json"),
+        r#"[{"event": "IncomingCall"}]"#,
+    )
+    .expect("write");
+    let old = dir.path().join("old.json");
+    let (ok, _, err) = cli(&[
+        "plugin",
+        "replay",
+        rust,
+        "--file",
+        old.to_str().expect("utf-8"),
+    ]);
+    assert!(!ok && err.contains("no recorded invocations"), "{err}");
+    let (ok, _, err) = cli(&["plugin", "replay", rust]);
+    assert!(!ok && err.contains("--call"), "{err}");
 }

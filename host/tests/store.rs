@@ -229,7 +229,8 @@ async fn live_calls(store: &Store) {
 }
 
 async fn call_log(store: &Store) {
-    use switchboard::store::calls::CallEvent;
+    use switchboard::contract::{Action, ActionRequest};
+    use switchboard::store::calls::{CallEvent, Recorded};
     let event = |seq: u32| CallEvent {
         tenant: "acme".into(),
         server_call_id: "call-1".into(),
@@ -247,6 +248,18 @@ async fn call_log(store: &Store) {
         failed: (seq == 2).then(|| "8523: bad".into()),
         plugin_us: 30,
         total_us: 900,
+        // What a replay needs, on some events.
+        recorded: (seq % 2 == 1).then(|| Recorded {
+            event: switchboard::scenario::incoming_call(),
+            context: switchboard::scenario::context(),
+            decision: (seq % 3 != 0).then(|| {
+                vec![ActionRequest {
+                    action: Action::Answer,
+                    operation_context: Some(format!("n{seq}")),
+                    operation_callback_uri: None,
+                }]
+            }),
+        }),
     };
     // More rows than one statement takes, in two batches that overlap (a replay).
     let first: Vec<CallEvent> = (1..=200).map(event).collect();
@@ -259,6 +272,8 @@ async fn call_log(store: &Store) {
     let events = store.call_events("acme", "call-1").await.expect("events");
     assert_eq!(events.len(), 300, "each seq once");
     assert_eq!(events[0], event(1));
+    assert_eq!(events[2], event(3), "recorded without a decision");
+    assert!(events[1].recorded.is_none());
     assert_eq!(events[1].failed.as_deref(), Some("8523: bad"));
     assert!(events.windows(2).all(|w| w[0].seq < w[1].seq), "in order");
     let calls = store.calls("acme", 10).await.expect("calls");

@@ -20,6 +20,7 @@ use crate::contract::{
 use crate::metrics;
 use crate::native;
 use crate::runtime::{Outcome, Reuse, Session};
+use crate::store::calls::Recorded;
 use crate::store::live::Saved;
 
 /// What of a call outlives its host: saved before each decision's actions run, read
@@ -96,6 +97,9 @@ pub(super) struct Worker {
     /// The call's own plugin instance, when the tenant's limits say `reuse =
     /// "per-call"`; created at the first event, dropped with the worker.
     session: Option<Session>,
+    /// The last invocation's input and decision, for the call log (only while the
+    /// journal has listeners).
+    last_recorded: Option<Recorded>,
 }
 
 /// What one decision did, for the journal.
@@ -147,6 +151,7 @@ impl Worker {
             lost: false,
             last_invocation: ("fallback", 0),
             session: None,
+            last_recorded: None,
         }
     }
 
@@ -168,6 +173,7 @@ impl Worker {
             lost: false,
             last_invocation: ("fallback", 0),
             session: None,
+            last_recorded: None,
         }
     }
 
@@ -447,6 +453,7 @@ impl Worker {
                 .map(|f| format!("{}: {}", f.code, f.message)),
             plugin_us: self.last_invocation.1,
             total_us: u64::try_from(started.0.elapsed().as_micros()).unwrap_or(u64::MAX),
+            recorded: self.last_recorded.take().filter(|_| !fallback),
         });
     }
 
@@ -490,6 +497,16 @@ impl Worker {
             micros = invocation.elapsed.as_micros(),
             "plugin.invoke"
         );
+        if self.executor.inner.journal.receiver_count() > 0 {
+            self.last_recorded = Some(Recorded {
+                event: event.clone(),
+                context: ctx,
+                decision: match &invocation.outcome {
+                    Outcome::Decision(decision) => Some(decision.actions.clone()),
+                    _ => None,
+                },
+            });
+        }
         match invocation.outcome {
             Outcome::Decision(decision) => {
                 if let Some(state) = decision.state {

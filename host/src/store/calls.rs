@@ -5,9 +5,10 @@
 use sqlx::Row as _;
 
 use super::{Result, Store, StoreError};
+use crate::contract::{ActionRequest, Context, Event};
 
 /// One event a host handled, as the invocation log keeps it.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct CallEvent {
     pub tenant: String,
     pub server_call_id: String,
@@ -28,6 +29,18 @@ pub struct CallEvent {
     /// The plugin's time, and the whole event's (actions included), in µs.
     pub plugin_us: u64,
     pub total_us: u64,
+    /// What the plugin was given and decided, when it was invoked.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub recorded: Option<Recorded>,
+}
+
+/// One invocation as a replay needs it: the event and context the plugin was given,
+/// and the actions it decided (`None`: it failed).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Recorded {
+    pub event: Event,
+    pub context: Context,
+    pub decision: Option<Vec<ActionRequest>>,
 }
 
 /// A call, as listed.
@@ -79,7 +92,7 @@ impl Store {
         server_call_id: &str,
     ) -> Result<Vec<CallEvent>> {
         let rows = sqlx::query(
-            "SELECT seq, at_ms, event, outcome, fallback, actions, failed, plugin_us, total_us \
+            "SELECT seq, at_ms, event, outcome, fallback, actions, failed, plugin_us, total_us, recorded \
              FROM call_events WHERE tenant_id = $1 AND server_call_id = $2 ORDER BY seq",
         )
         .bind(tenant_id)
@@ -104,26 +117,29 @@ impl Store {
                     failed: row.try_get("failed")?,
                     plugin_us: u64::try_from(row.try_get::<i64, _>("plugin_us")?).unwrap_or(0),
                     total_us: u64::try_from(row.try_get::<i64, _>("total_us")?).unwrap_or(0),
+                    recorded: row
+                        .try_get::<Option<String>, _>("recorded")?
+                        .and_then(|json| serde_json::from_str(&json).ok()),
                 })
             })
             .collect()
     }
 }
 
-/// Rows per INSERT: 11 parameters each, well under both databases' limits.
+/// Rows per INSERT: 12 parameters each, well under both databases' limits.
 const ROWS_PER_INSERT: usize = 256;
 
 async fn insert(store: &Store, events: &[CallEvent]) -> Result<()> {
     let mut sql = String::from(
-        "INSERT INTO call_events (server_call_id, seq, tenant_id, at_ms, event, outcome, fallback, actions, failed, plugin_us, total_us) VALUES ",
+        "INSERT INTO call_events (server_call_id, seq, tenant_id, at_ms, event, outcome, fallback, actions, failed, plugin_us, total_us, recorded) VALUES ",
     );
     for row in 0..events.len() {
-        let p = row * 11;
+        let p = row * 12;
         if row > 0 {
             sql.push_str(", ");
         }
         sql.push('(');
-        for column in 1..=11 {
+        for column in 1..=12 {
             if column > 1 {
                 sql.push_str(", ");
             }
@@ -145,7 +161,13 @@ async fn insert(store: &Store, events: &[CallEvent]) -> Result<()> {
             .bind(serde_json::to_string(&event.actions).unwrap_or_else(|_| "[]".into()))
             .bind(event.failed.clone())
             .bind(i64::try_from(event.plugin_us).unwrap_or(i64::MAX))
-            .bind(i64::try_from(event.total_us).unwrap_or(i64::MAX));
+            .bind(i64::try_from(event.total_us).unwrap_or(i64::MAX))
+            .bind(
+                event
+                    .recorded
+                    .as_ref()
+                    .and_then(|r| serde_json::to_string(r).ok()),
+            );
     }
     query.execute(store.pool()).await?;
     Ok(())
