@@ -14,10 +14,11 @@ GUEST_DIR := target/wasm32-wasip2/guest
 setup: .venv/.installed sim/conformance/node_modules/.installed plugins/js/node_modules/.installed
 	@rustup target list --installed | grep -qx wasm32-wasip2 || rustup target add wasm32-wasip2
 
-## The official Python SDK, pinned, for the simulator's conformance tests.
-.venv/.installed: sim/conformance/requirements.txt
+## The official Python SDK (the simulator's conformance tests) and componentize-py (the
+## Python plugins), pinned, in the project's venv.
+.venv/.installed: sim/conformance/requirements.txt plugins/python/requirements.txt
 	test -x .venv/bin/python || python3 -m venv .venv
-	.venv/bin/pip install --quiet --disable-pip-version-check -r sim/conformance/requirements.txt
+	.venv/bin/pip install --quiet --disable-pip-version-check -r sim/conformance/requirements.txt -r plugins/python/requirements.txt
 	touch $@
 
 ## The official JavaScript SDK, pinned by package-lock.json.
@@ -38,8 +39,15 @@ $(GUEST_DIR)/ivr_js.wasm: plugins/js/node_modules/.installed $(JS_SOURCES)
 	mkdir -p $(GUEST_DIR)
 	plugins/js/build.sh $@
 
+PY_SOURCES := $(wildcard plugins/python/switchboard_policy/*.py plugins/python/ivr/*.py) plugins/python/build.sh wit/policy.wit
+
+## The reference IVR in Python, as a component.
+$(GUEST_DIR)/ivr_py.wasm: .venv/.installed $(PY_SOURCES)
+	mkdir -p $(GUEST_DIR)
+	plugins/python/build.sh $@
+
 ## Every plugin and test guest, as components (profile `guest`: small and fast).
-guests: setup $(GUEST_DIR)/ivr_js.wasm
+guests: setup $(GUEST_DIR)/ivr_js.wasm $(GUEST_DIR)/ivr_py.wasm
 	$(CARGO) build --profile guest --target wasm32-wasip2 $(GUESTS)
 
 # The main job: simulator + host + the IVR plugin, every ivr.md caller script.
@@ -51,6 +59,7 @@ HOST_CRATES := --workspace --exclude switchboard-ivr --exclude hostile-guest
 # `--all-targets` also runs each benchmark once, quickly, in the test profile.
 test: guests
 	node --test plugins/js/tests/
+	.venv/bin/python -m unittest discover -s plugins/python/tests -t plugins/python/tests
 	$(CARGO) test $(HOST_CRATES) --all-targets
 	$(CARGO) test $(HOST_CRATES) --doc
 

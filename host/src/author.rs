@@ -177,3 +177,98 @@ pub fn replay(plugin: &Plugin, recorded: &[Recorded], limits: &Limits) -> Vec<Re
         })
         .collect()
 }
+
+/// The languages `switchboard plugin new` scaffolds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Lang {
+    Rust,
+    Python,
+    Js,
+}
+
+/// A template's files: (path in the project, text with `{{name}}`, `{{crate}}` and
+/// `{{plugins}}` to fill in).
+fn template(lang: Lang) -> &'static [(&'static str, &'static str)] {
+    macro_rules! files {
+        ($dir:literal: $($path:literal),+) => {
+            &[$(($path, include_str!(concat!("../../plugins/templates/", $dir, "/", $path)))),+]
+        };
+    }
+    match lang {
+        Lang::Rust => files!("rust": "Cargo.toml", "Makefile", "src/lib.rs", ".cargo/config.toml"),
+        Lang::Python => files!("python": "Makefile", "app.py", "test_app.py"),
+        Lang::Js => files!("js": "Makefile", "policy.js", "test/policy.test.js"),
+    }
+}
+
+/// Why a project could not be created.
+#[derive(Debug, thiserror::Error)]
+pub enum ScaffoldError {
+    #[error(
+        "`{0}` is not a plugin name: use lowercase letters, digits, `-` and `_`, starting with a letter"
+    )]
+    Name(String),
+    #[error("{0} exists already: choose another name or directory")]
+    Exists(std::path::PathBuf),
+    #[error(
+        "the SDKs are not at {0} (a Switchboard checkout's `plugins/`): pass --sdk PATH"
+    )]
+    NoSdk(std::path::PathBuf),
+    #[error("writing {path}: {source}")]
+    Write {
+        path: std::path::PathBuf,
+        source: std::io::Error,
+    },
+}
+
+/// Creates the project `dir/name` from the `lang` template, its SDK taken from
+/// `plugins` (a checkout's `plugins/` directory); the files written.
+pub fn scaffold(
+    lang: Lang,
+    name: &str,
+    dir: &std::path::Path,
+    plugins: &std::path::Path,
+) -> Result<Vec<std::path::PathBuf>, ScaffoldError> {
+    let valid = name.len() <= 64
+        && name.starts_with(|c: char| c.is_ascii_lowercase())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_');
+    if !valid {
+        return Err(ScaffoldError::Name(name.to_owned()));
+    }
+    let sdk = match lang {
+        Lang::Rust => "rust/sdk",
+        Lang::Python => "python/switchboard_policy",
+        Lang::Js => "js/sdk",
+    };
+    let plugins = plugins
+        .canonicalize()
+        .ok()
+        .filter(|p| p.join(sdk).is_dir())
+        .ok_or_else(|| ScaffoldError::NoSdk(plugins.to_owned()))?;
+    let root = dir.join(name);
+    if root.exists() {
+        return Err(ScaffoldError::Exists(root));
+    }
+    let mut written = Vec::new();
+    for (path, text) in template(lang) {
+        let text = text
+            .replace("{{name}}", name)
+            .replace("{{crate}}", &name.replace('-', "_"))
+            .replace("{{plugins}}", &plugins.display().to_string());
+        let path = root.join(path);
+        let write = |path: &std::path::Path| -> std::io::Result<()> {
+            if let Some(parent) = path.parent() {
+                std::fs::create_dir_all(parent)?;
+            }
+            std::fs::write(path, text)
+        };
+        write(&path).map_err(|source| ScaffoldError::Write {
+            path: path.clone(),
+            source,
+        })?;
+        written.push(path);
+    }
+    Ok(written)
+}

@@ -129,6 +129,20 @@ enum PluginCmd {
         #[arg(long)]
         deadline_ms: Option<u32>,
     },
+    /// Create a plugin project that builds to a component with `make` and has a test
+    /// (`make test`).
+    New {
+        #[arg(long, value_enum)]
+        lang: switchboard::author::Lang,
+        /// The project's (and component's) name.
+        name: String,
+        /// Where to create it.
+        #[arg(long, default_value = ".")]
+        dir: PathBuf,
+        /// A Switchboard checkout's `plugins/` directory, where the SDKs are.
+        #[arg(long, default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/../plugins"))]
+        sdk: PathBuf,
+    },
     /// Re-run a recorded call's events through a plugin (another version) and show
     /// where its decisions differ from the recorded ones; exits 1 if any do.
     Replay {
@@ -268,6 +282,26 @@ fn main() -> anyhow::Result<()> {
                 },
             ..
         } => run_plugin(&plugin, &event, state, config, deadline_ms),
+        Command::Plugin {
+            command:
+                PluginCmd::New {
+                    lang,
+                    name,
+                    dir,
+                    sdk,
+                },
+            ..
+        } => {
+            let files = switchboard::author::scaffold(lang, &name, &dir, &sdk)?;
+            for file in &files {
+                println!("created {}", file.display());
+            }
+            println!(
+                "\nbuild it: cd {} && make    test it: make test",
+                dir.join(&name).display()
+            );
+            Ok(())
+        }
         Command::Plugin {
             command:
                 PluginCmd::Replay {
@@ -417,7 +451,7 @@ async fn plugin(client: AdminClient, command: PluginCmd) -> anyhow::Result<()> {
             );
         }
         // Handled in `main`, without a host.
-        PluginCmd::Run { .. } | PluginCmd::Replay { .. } => {
+        PluginCmd::Run { .. } | PluginCmd::Replay { .. } | PluginCmd::New { .. } => {
             anyhow::bail!("handled without the admin client")
         }
         PluginCmd::Rollback { tenant, name } => {

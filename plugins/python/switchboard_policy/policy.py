@@ -1,0 +1,168 @@
+"""Turns an author's handler into the component's export: decodes the per-call state,
+calls the handler, encodes the state back, converts errors.
+
+The state is JSON (UTF-8, compact, keys in insertion order), the same bytes the Rust
+SDK writes for the same state, so a call's state means the same in every language.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import sys
+import traceback
+import typing
+from typing import Any, Callable, Iterable, Optional, Union
+
+from . import log
+from ._wit import Err, types as t, wit_world
+from .act import Recognize, Request
+from .context import Context
+
+__all__ = ["PluginError", "Handler", "decide", "decode_state", "encode_state", "export", "policy"]
+
+State = dict[str, Any]
+Item = Union[Request, Recognize, t.ActionRequest, t.Action]
+Handler = Callable[[t.Event, Context, State], Union[Iterable[Item], Item, None]]
+
+_ACTION_CASES = typing.get_args(t.Action)
+
+
+class PluginError(Exception):
+    """The policy could not decide; the host runs the tenant's fallback for this call.
+
+    ``raise PluginError("config", "tenant config has no `agent_phone`")``
+    """
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(f"{code}: {message}")
+        self.code = str(code)
+        self.message = str(message)
+
+    def to_wit(self) -> t.PluginError:
+        return t.PluginError(self.code, self.message)
+
+
+def decode_state(raw: bytes, initial: Callable[[], State]) -> State:
+    """The call's state; at its first event (no bytes), a fresh `initial()`. Saved fields
+    override the initial state's, so fields added in a later version get defaults."""
+    fresh = initial()
+    if not raw:
+        return fresh
+    try:
+        saved = json.loads(bytes(raw).decode("utf-8"))
+    except (UnicodeDecodeError, ValueError) as e:
+        raise PluginError("bad-state", f"the call's state is not this policy's JSON state: {e}") from None
+    if not isinstance(saved, dict):
+        raise PluginError("bad-state", f"the call's state is not a JSON object: {saved!r:.80}")
+    return {**fresh, **saved}
+
+
+def encode_state(state: State) -> bytes:
+    """The state as compact JSON bytes, as serde_json writes them."""
+    try:
+        text = json.dumps(state, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    except (TypeError, ValueError) as e:
+        raise PluginError("bad-state", f"the policy's state cannot be encoded: {e}") from None
+    return text.encode("utf-8")
+
+
+def _request(item: Item) -> t.ActionRequest:
+    if isinstance(item, (Request, Recognize)):
+        return item.to_wit()
+    if isinstance(item, t.ActionRequest):
+        return item
+    if isinstance(item, _ACTION_CASES):
+        return t.ActionRequest(item, None, None)
+    raise TypeError(f"not an action: {item!r}")
+
+
+def _initial(initial_state: Union[State, Callable[[], State], None]) -> Callable[[], State]:
+    if initial_state is None:
+        return dict
+    if callable(initial_state):
+        return initial_state
+    if not isinstance(initial_state, dict):
+        raise TypeError("initial_state must be a dict (a JSON object) or a function returning one")
+    return lambda: copy.deepcopy(initial_state)
+
+
+def decide(handler: Handler, event: t.Event, raw: t.Context,
+           initial_state: Union[State, Callable[[], State], None] = None) -> t.Decision:
+    """Runs `handler` for one event: decodes the state, calls it, encodes the new state.
+
+    The state goes back to the host only when it changed (at a call's first event:
+    unless it is still the implicit `{}` of a policy without `initial_state`), as the
+    Rust SDK does. Raises :class:`PluginError`.
+    """
+    previous = bytes(raw.state)
+    state = decode_state(previous, _initial(initial_state))
+    returned = handler(event, Context(raw), state)
+    if returned is None:
+        items: Iterable[Item] = ()
+    elif isinstance(returned, (list, tuple)):
+        items = returned
+    else:
+        items = (returned,)
+    actions = [_request(item) for item in items]
+    encoded = encode_state(state)
+    unchanged = encoded == previous or (
+        not previous and initial_state is None and encoded == b"{}")
+    return t.Decision(actions, None if unchanged else encoded)
+
+
+def export(handler: Handler, *,
+           initial_state: Union[State, Callable[[], State], None] = None) -> type:
+    """The component's export class for `handler`; bind it to the name `WitWorld` in the
+    app module: ``WitWorld = export(handle, initial_state={"retries": 0})``."""
+
+    class WitWorld(wit_world.WitWorld):
+        def handle(self, event: t.Event, ctx: t.Context) -> t.Decision:
+            try:
+                return decide(handler, event, ctx, initial_state)
+            except PluginError as e:
+                raise Err(e.to_wit()) from None
+            except Err:
+                raise
+            except Exception as e:  # a bug in the policy: log it, let the host fall back
+                message = f"{type(e).__name__}: {e}"
+                log.error(f"{message}\n{traceback.format_exc()}")
+                raise Err(t.PluginError("internal", message)) from None
+
+    WitWorld.handler = staticmethod(handler)
+    return WitWorld
+
+
+def policy(handler: Optional[Handler] = None, *,
+           initial_state: Union[State, Callable[[], State], None] = None) -> Any:
+    """Makes `handler` the component's `handle` export::
+
+        @policy(initial_state={"retries": 0})
+        def handle(event, ctx, state):
+            ...
+
+    The handler gets the event, a :class:`Context` and the call's state (a dict it may
+    change in place: `initial_state` at the first event, `{}` if none is given) and
+    returns the actions to run, in order (a list, one action, or None).
+    ``raise PluginError(code, message)`` makes the result an error (the host runs the
+    tenant's fallback); any other exception is logged and becomes a plugin-error with
+    code `internal`.
+
+    componentize-py looks for a class `WitWorld` in the app module: the decorator
+    defines it in the module of the decorated function (use :func:`export` to bind it
+    yourself, e.g. when the handler lives in another module). The function itself is
+    returned unchanged.
+    """
+
+    def register(fn: Handler) -> Handler:
+        world = export(fn, initial_state=initial_state)
+        module = sys.modules.get(fn.__module__)
+        if module is not None:
+            if isinstance(getattr(module, "WitWorld", None), type) and \
+                    getattr(module.WitWorld, "handler", None) is not fn:
+                raise RuntimeError(f"module {fn.__module__} already has a WitWorld")
+            module.WitWorld = world
+        fn.WitWorld = world  # type: ignore[attr-defined]
+        return fn
+
+    return register(handler) if handler is not None else register
