@@ -210,9 +210,7 @@ pub enum ScaffoldError {
     Name(String),
     #[error("{0} exists already: choose another name or directory")]
     Exists(std::path::PathBuf),
-    #[error(
-        "the SDKs are not at {0} (a Switchboard checkout's `plugins/`): pass --sdk PATH"
-    )]
+    #[error("the SDKs are not at {0} (a Switchboard checkout's `plugins/`): pass --sdk PATH")]
     NoSdk(std::path::PathBuf),
     #[error("writing {path}: {source}")]
     Write {

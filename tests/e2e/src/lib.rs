@@ -79,6 +79,8 @@ pub struct TenantSpec {
     pub plugin: PathBuf,
     pub numbers: Vec<String>,
     pub config: BTreeMap<String, String>,
+    /// The tenant's invocation deadline, when not the default.
+    pub deadline_ms: Option<u32>,
 }
 
 /// The languages the reference IVR plugin is written in (`plugins/<lang>/`).
@@ -115,6 +117,9 @@ impl TenantSpec {
             plugin: lang.ivr_plugin()?,
             numbers: vec!["+18005550100".into()],
             config: BTreeMap::from([("agent_phone".into(), "+15550001111".into())]),
+            // Python and JS instances take milliseconds, more on a loaded machine in a
+            // test build: the default 20 ms suits Rust.
+            deadline_ms: (lang != Lang::Rust).then_some(250),
         })
     }
 
@@ -125,6 +130,7 @@ impl TenantSpec {
             plugin: guest("hostile_guest")?,
             numbers: vec![number.into()],
             config: BTreeMap::from([("mode".into(), mode.into())]),
+            deadline_ms: None,
         })
     }
 }
@@ -238,6 +244,11 @@ impl StackBuilder {
                             .collect(),
                     ),
                 );
+                if let Some(ms) = t.deadline_ms {
+                    let mut limits = toml::Table::new();
+                    limits.insert("deadline_ms".into(), i64::from(ms).into());
+                    table.insert("limits".into(), toml::Value::Table(limits));
+                }
                 toml::Value::Table(table)
             })
             .collect();

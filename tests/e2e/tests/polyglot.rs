@@ -25,24 +25,40 @@ fn without_volatile(value: &Value) -> Value {
     }
 }
 
-/// What the service saw of a call: requests (name, status, body) and the events it
-/// delivered successfully, in order.
+/// Events the service sends on its own schedule, whatever the application does:
+/// when they arrive among the others depends on timing, not on the plugin.
+const UNSOLICITED: [&str; 3] = ["CallStarted", "ParticipantsUpdated", "CallEnded"];
+
+/// What the service saw of a call: the requests (name, status, body) in order, then
+/// the events it delivered in order (a delivery is recorded when its answer comes,
+/// which may be after the request the event led to: the two are compared apart),
+/// then the unsolicited events, sorted.
 fn seen_by_the_service(timeline: &[Value]) -> Vec<String> {
-    timeline
-        .iter()
-        .filter_map(|e| match e["kind"].as_str() {
-            Some("request") => Some(format!(
-                "→ {} {} {}",
-                e["name"].as_str().unwrap_or("?"),
+    let mut requests = Vec::new();
+    let mut delivered = Vec::new();
+    let mut unsolicited = Vec::new();
+    for e in timeline {
+        let name = e["name"].as_str().unwrap_or("?");
+        match e["kind"].as_str() {
+            Some("request") => requests.push(format!(
+                "→ {name} {} {}",
                 e["detail"]["status"],
                 without_volatile(&e["detail"]["body"])
             )),
             Some("delivery") if e["detail"]["status"] == 200 => {
-                Some(format!("← {}", e["name"].as_str().unwrap_or("?")))
+                if UNSOLICITED.contains(&name) {
+                    unsolicited.push(format!("← {name} (unsolicited)"));
+                } else {
+                    delivered.push(format!("← {name}"));
+                }
             }
-            _ => None,
-        })
-        .collect()
+            _ => {}
+        }
+    }
+    unsolicited.sort();
+    requests.extend(delivered);
+    requests.extend(unsolicited);
+    requests
 }
 
 /// Runs every caller script once against the plugin in `lang`; the service's view of
