@@ -67,6 +67,7 @@ bench: guests
 	rm -rf target/bench
 	BENCH_OUT=$(CURDIR)/target/bench $(CARGO) bench -p switchboard --bench invoke
 	BENCH_OUT=$(CURDIR)/target/bench $(CARGO) bench -p switchboard --bench tenancy
+	BENCH_OUT=$(CURDIR)/target/bench $(CARGO) bench -p switchboard --bench polyglot
 	BENCH_OUT=$(CURDIR)/target/bench $(CARGO) bench -p switchboard-sim --bench load
 	BENCH_OUT=$(CURDIR)/target/bench $(CARGO) bench -p switchboard-e2e --bench host_load
 	BENCH_OUT=$(CURDIR)/target/bench $(CARGO) bench -p switchboard-e2e --bench replicas

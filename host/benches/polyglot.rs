@@ -145,18 +145,17 @@ fn main() {
             crowd_row = Some((crowd, held));
         }
         rows.push(format!(
-            "| {lang} | {:.1} MiB | {} | {} / {} | {} | {:.0} KiB | {:.0} k |",
+            "| {lang} | {:.1} MiB | {} | {} / {} | {} | {:.0} KiB |",
             bytes.len() as f64 / f64::from(1 << 20),
             us(ready),
             us(percentile(&mut fresh, 0.5)),
             us(percentile(&mut fresh, 0.99)),
             us(percentile(&mut reused, 0.5)),
             per_instance / 1024.0,
-            first.fuel_consumed.unwrap_or(0) as f64 / 1000.0,
         ));
     }
     let mut table = String::from(
-        "| plugin | component | upload to ready (validate + compile) | fresh instance + call, p50 / p99 | per-call reuse: call, p50 | private dirty per live instance | fuel |\n|---|---|---|---|---|---|---|\n",
+        "| plugin | component | upload to ready (validate + compile) | fresh instance + call, p50 / p99 | per-call reuse: call, p50 | private dirty per live instance |\n|---|---|---|---|---|---|\n",
     );
     for row in rows {
         table.push_str(&row);

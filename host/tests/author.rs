@@ -224,3 +224,77 @@ fn plugin_replay_shows_where_another_version_decides_differently() {
     let (ok, _, err) = cli(&["plugin", "replay", rust]);
     assert!(!ok && err.contains("--call"), "{err}");
 }
+
+/// `make` (and `make test`) in a generated project; the output when it fails.
+fn make(dir: &std::path::Path, target: &str) -> Result<(), String> {
+    let output = std::process::Command::new("make")
+        .arg(target)
+        .current_dir(dir)
+        // Not the enclosing build's target directory (and its lock).
+        .env_remove("CARGO_TARGET_DIR")
+        .output()
+        .map_err(|e| format!("make: {e}"))?;
+    if output.status.success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "{}\n{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        ))
+    }
+}
+
+#[test]
+fn plugin_new_makes_projects_that_build_to_working_components_and_test() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let runtime = support::runtime();
+    let events = repo("examples/events/press-1.json");
+    let events = read_events(&std::fs::read(events).expect("events")).expect("parse");
+    for lang in ["rust", "python", "js"] {
+        let name = format!("hello-{lang}");
+        let (ok, out, err) = cli(&[
+            "plugin",
+            "new",
+            "--lang",
+            lang,
+            &name,
+            "--dir",
+            dir.path().to_str().expect("utf-8"),
+        ]);
+        assert!(ok, "{lang}: {out}\n{err}");
+        let project = dir.path().join(&name);
+        make(&project, "build").unwrap_or_else(|e| panic!("{lang}: make: {e}"));
+        make(&project, "test").unwrap_or_else(|e| panic!("{lang}: make test: {e}"));
+        let bytes = std::fs::read(project.join(format!("{name}.wasm"))).expect("component");
+        let plugin = runtime
+            .load(&bytes)
+            .unwrap_or_else(|e| panic!("{lang}: {e}"));
+        let limits = Limits {
+            deadline_ms: 1_000,
+            ..Limits::default()
+        };
+        let steps = run_events(&plugin, &events, vec![], Vec::new(), &limits);
+        match &steps[1].invocation.outcome {
+            Outcome::Decision(d) => assert!(
+                matches!(&d.actions[..], [r] if r.operation_context.as_deref() == Some("greeting")),
+                "{lang}: {d:?}"
+            ),
+            other => panic!("{lang}: {other}"),
+        }
+    }
+    // The same name twice, or a bad one: refused, saying why.
+    let again = [
+        "plugin",
+        "new",
+        "--lang",
+        "js",
+        "hello-js",
+        "--dir",
+        dir.path().to_str().expect("utf-8"),
+    ];
+    let (ok, _, err) = cli(&again);
+    assert!(!ok && err.contains("exists already"), "{err}");
+    let (ok, _, err) = cli(&["plugin", "new", "--lang", "js", "Bad Name"]);
+    assert!(!ok && err.contains("is not a plugin name"), "{err}");
+}

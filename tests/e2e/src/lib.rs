@@ -79,8 +79,8 @@ pub struct TenantSpec {
     pub plugin: PathBuf,
     pub numbers: Vec<String>,
     pub config: BTreeMap<String, String>,
-    /// The tenant's invocation deadline, when not the default.
-    pub deadline_ms: Option<u32>,
+    /// The tenant's limits that are not the defaults (`deadline_ms`, `reuse`…).
+    pub limits: toml::Table,
 }
 
 /// The languages the reference IVR plugin is written in (`plugins/<lang>/`).
@@ -119,7 +119,12 @@ impl TenantSpec {
             config: BTreeMap::from([("agent_phone".into(), "+15550001111".into())]),
             // Python and JS instances take milliseconds, more on a loaded machine in a
             // test build: the default 20 ms suits Rust.
-            deadline_ms: (lang != Lang::Rust).then_some(250),
+            limits: match lang {
+                Lang::Rust => toml::Table::new(),
+                Lang::Python | Lang::Js => {
+                    toml::Table::from_iter([("deadline_ms".to_owned(), 250.into())])
+                }
+            },
         })
     }
 
@@ -130,7 +135,7 @@ impl TenantSpec {
             plugin: guest("hostile_guest")?,
             numbers: vec![number.into()],
             config: BTreeMap::from([("mode".into(), mode.into())]),
-            deadline_ms: None,
+            limits: toml::Table::new(),
         })
     }
 }
@@ -244,10 +249,8 @@ impl StackBuilder {
                             .collect(),
                     ),
                 );
-                if let Some(ms) = t.deadline_ms {
-                    let mut limits = toml::Table::new();
-                    limits.insert("deadline_ms".into(), i64::from(ms).into());
-                    table.insert("limits".into(), toml::Value::Table(limits));
+                if !t.limits.is_empty() {
+                    table.insert("limits".into(), toml::Value::Table(t.limits.clone()));
                 }
                 toml::Value::Table(table)
             })
