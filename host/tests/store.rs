@@ -249,10 +249,10 @@ async fn call_log(store: &Store) {
         plugin_us: 30,
         total_us: 900,
         // What a replay needs, on some events.
-        recorded: (seq % 2 == 1).then(|| Recorded {
+        recorded: (!seq.is_multiple_of(2)).then(|| Recorded {
             event: switchboard::scenario::incoming_call(),
             context: switchboard::scenario::context(),
-            decision: (seq % 3 != 0).then(|| {
+            decision: (!seq.is_multiple_of(3)).then(|| {
                 vec![ActionRequest {
                     action: Action::Answer,
                     operation_context: Some(format!("n{seq}")),
