@@ -472,6 +472,33 @@ async fn plugin(client: AdminClient, command: PluginCmd) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Loads a plugin from a file for local use, saying what was loaded and how long it
+/// took. The runtime must outlive the plugin's invocations (it drives deadlines).
+fn load_plugin(
+    path: &std::path::Path,
+    config: RuntimeConfig,
+) -> anyhow::Result<(Runtime, switchboard::runtime::Plugin)> {
+    let bytes = std::fs::read(path).with_context(|| {
+        format!(
+            "reading the plugin {} (the reference plugins are built by `make guests`)",
+            path.display()
+        )
+    })?;
+    let runtime = Runtime::new(config)?;
+    let started = std::time::Instant::now();
+    let plugin = runtime
+        .load(&bytes)
+        .with_context(|| format!("loading {}", path.display()))?;
+    println!(
+        "plugin {} (sha256 {}…, {} KiB), loaded in {:.1} ms",
+        path.display(),
+        &plugin.digest()[..12],
+        bytes.len() >> 10,
+        started.elapsed().as_secs_f64() * 1e3
+    );
+    Ok((runtime, plugin))
+}
+
 fn level_name(level: switchboard::contract::Level) -> &'static str {
     use switchboard::contract::Level;
     match level {
@@ -491,8 +518,6 @@ fn run_plugin(
     config: Vec<switchboard::contract::ConfigEntry>,
     deadline_ms: Option<u32>,
 ) -> anyhow::Result<()> {
-    let bytes = std::fs::read(plugin_path)
-        .with_context(|| format!("reading the plugin {}", plugin_path.display()))?;
     let json = std::fs::read(events_path)
         .with_context(|| format!("reading the events {}", events_path.display()))?;
     let events = switchboard::author::read_events(&json).with_context(|| {
@@ -501,22 +526,14 @@ fn run_plugin(
             events_path.display()
         )
     })?;
-    let runtime = Runtime::new(RuntimeConfig {
-        fuel_metering: true,
-        max_concurrent_instances: 4,
-        ..RuntimeConfig::default()
-    })?;
-    let started = std::time::Instant::now();
-    let plugin = runtime
-        .load(&bytes)
-        .with_context(|| format!("loading {}", plugin_path.display()))?;
-    println!(
-        "plugin {} (sha256 {}…, {} KiB), compiled in {:.0} ms",
-        plugin_path.display(),
-        &plugin.digest()[..12],
-        bytes.len() >> 10,
-        started.elapsed().as_secs_f64() * 1e3
-    );
+    let (_runtime, plugin) = load_plugin(
+        plugin_path,
+        RuntimeConfig {
+            fuel_metering: true,
+            max_concurrent_instances: 4,
+            ..RuntimeConfig::default()
+        },
+    )?;
     let mut limits = Limits::default();
     if let Some(ms) = deadline_ms {
         limits.deadline_ms = ms;
@@ -605,21 +622,14 @@ fn replay_plugin(
         !recorded.is_empty(),
         "the call has no recorded invocations (recorded by hosts with the call log on, since this version)"
     );
-    let bytes = std::fs::read(plugin_path)
-        .with_context(|| format!("reading the plugin {}", plugin_path.display()))?;
-    let runtime = Runtime::new(RuntimeConfig {
-        max_concurrent_instances: 4,
-        ..RuntimeConfig::default()
-    })?;
-    let plugin = runtime
-        .load(&bytes)
-        .with_context(|| format!("loading {}", plugin_path.display()))?;
-    println!(
-        "replaying {} events through {} (sha256 {}…)",
-        recorded.len(),
-        plugin_path.display(),
-        &plugin.digest()[..12]
-    );
+    let (_runtime, plugin) = load_plugin(
+        plugin_path,
+        RuntimeConfig {
+            max_concurrent_instances: 4,
+            ..RuntimeConfig::default()
+        },
+    )?;
+    println!("replaying {} events", recorded.len());
     let actions = |actions: &[switchboard::contract::ActionRequest]| {
         if actions.is_empty() {
             "(no action)".to_owned()
@@ -718,28 +728,14 @@ async fn stop_requested() {
 }
 
 fn demo(plugin_path: &std::path::Path, cache_dir: PathBuf) -> anyhow::Result<()> {
-    let bytes = std::fs::read(plugin_path).with_context(|| {
-        format!(
-            "reading the plugin {} (build it with `make guests`)",
-            plugin_path.display()
-        )
-    })?;
-    let runtime = Runtime::new(RuntimeConfig {
-        cache_dir: Some(cache_dir),
-        max_concurrent_instances: 16,
-        ..RuntimeConfig::default()
-    })?;
-    let started = std::time::Instant::now();
-    let plugin = runtime
-        .load(&bytes)
-        .with_context(|| format!("loading {}", plugin_path.display()))?;
-    println!(
-        "plugin {} (sha256 {}…, {} KiB), loaded in {:.1} ms",
-        plugin_path.display(),
-        &plugin.digest()[..12],
-        bytes.len() >> 10,
-        started.elapsed().as_secs_f64() * 1e3
-    );
+    let (_runtime, plugin) = load_plugin(
+        plugin_path,
+        RuntimeConfig {
+            cache_dir: Some(cache_dir),
+            max_concurrent_instances: 16,
+            ..RuntimeConfig::default()
+        },
+    )?;
     let limits = Limits::default();
     let mut passed = 0;
     let scripts = scenario::ivr_scripts();
