@@ -62,11 +62,17 @@ pub fn ivr(event: &Event, ctx: &Context) -> Result<Decision, PluginError> {
         Event::PlayCompleted(info)
             if matches!(info.operation_context.as_deref(), Some("goodbye" | "sorry")) =>
         {
-            vec![ActionRequest {
-                action: Action::Terminate,
-                operation_context: None,
-                operation_callback_uri: None,
-            }]
+            vec![terminate()]
+        }
+        // The host restarted while sending: the menu may never have played (offer it
+        // again rather than leave the caller in silence); a goodbye may not have played
+        // (end the call rather than say it twice).
+        Event::ActionFailed(failed) if failed.code == "outcome-unknown" => {
+            match failed.operation_context.as_deref() {
+                Some("menu") => vec![menu(ctx)],
+                Some("goodbye" | "sorry") => vec![terminate()],
+                _ => vec![],
+            }
         }
         _ => vec![],
     };
@@ -103,6 +109,14 @@ fn retry_or_goodbye(ctx: &Context, state: &mut IvrState) -> Vec<ActionRequest> {
         vec![menu(ctx)]
     } else {
         vec![say("Goodbye.", "goodbye")]
+    }
+}
+
+fn terminate() -> ActionRequest {
+    ActionRequest {
+        action: Action::Terminate,
+        operation_context: None,
+        operation_callback_uri: None,
     }
 }
 

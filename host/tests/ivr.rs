@@ -320,3 +320,39 @@ fn other_events_cause_no_action() {
         assert_eq!(native::ivr(event, &scenario::context()).expect("native"), d);
     }
 }
+
+#[test]
+fn an_outcome_unknown_after_a_restart_offers_the_menu_again_or_ends_the_call() {
+    let (_rt, plugin) = plugin();
+    let unknown = |action: &str, context: &str, code: &str| {
+        Event::ActionFailed(ActionFailed {
+            index: 0,
+            action: action.into(),
+            operation_context: Some(context.into()),
+            status: None,
+            code: code.into(),
+            message: String::new(),
+        })
+    };
+    let ctx = scenario::context();
+    for (event, expected) in [
+        (
+            unknown("recognize", "menu", "outcome-unknown"),
+            vec!["recognize"],
+        ),
+        (
+            unknown("play", "goodbye", "outcome-unknown"),
+            vec!["terminate"],
+        ),
+        (
+            unknown("play", "sorry", "outcome-unknown"),
+            vec!["terminate"],
+        ),
+        (unknown("play", "goodbye", "8522"), vec![]),
+    ] {
+        let d = decide(&plugin, &event, &ctx);
+        let kinds: Vec<&str> = d.actions.iter().map(|a| a.action.kind()).collect();
+        assert_eq!(kinds, expected, "{event:?}");
+        assert_eq!(native::ivr(&event, &ctx).expect("native"), d);
+    }
+}

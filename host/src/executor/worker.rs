@@ -66,6 +66,10 @@ struct Pending {
     repeatability: Repeatability,
     /// Sending it began (saved before a non-repeatable request goes out).
     started: bool,
+    /// The service accepted it (saved for non-repeatable requests: a call resumed
+    /// later knows they ran, and the plugin is not told their outcome is unknown).
+    #[serde(default)]
+    done: bool,
 }
 
 mod base64_bytes {
@@ -411,6 +415,7 @@ impl Worker {
                 request,
                 repeatability: Repeatability::new(),
                 started: false,
+                done: false,
             })
             .collect();
         if let Some(first) = actions.first_mut() {
@@ -541,6 +546,10 @@ impl Worker {
         for (index, pending) in outbox.actions.iter().enumerate() {
             let request = &pending.request;
             let kind = request.action.kind();
+            if replaying && pending.done {
+                // Ran before the host stopped; its effects are in the record.
+                continue;
+            }
             ran.actions.push(kind.to_owned());
             let failed = |status: Option<u16>, code: &str, message: String| ActionFailed {
                 index: u32::try_from(index).unwrap_or(u32::MAX),
@@ -629,6 +638,14 @@ impl Worker {
                     count_action(&self.tenant.id, kind, "ok");
                     self.rec.sequencer.accepted(pending.seq, &request.action);
                     self.after_success(&request.action, &response.body);
+                    if !rest.repeatable && self.executor.inner.durable.is_some() {
+                        if let Some(saved) = self.rec.outbox.as_mut() {
+                            saved.actions[index].done = true;
+                        }
+                        if !self.save(None).await {
+                            return ran;
+                        }
+                    }
                 }
                 Err(error) => {
                     tracing::warn!(action = kind, %error, "action.failed");

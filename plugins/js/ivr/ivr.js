@@ -46,6 +46,15 @@ function ivr(event, ctx, state) {
       const tag = event.val.operationContext;
       return tag === 'goodbye' || tag === 'sorry' ? [act.terminate()] : [];
     }
+    case 'action-failed': {
+      // The host restarted while sending: the menu may never have played (offer it
+      // again rather than leave the caller in silence); a goodbye may not have played
+      // (end the call rather than say it twice).
+      const { code, operationContext: tag } = event.val;
+      if (code !== 'outcome-unknown') return [];
+      if (tag === 'menu') return [menu(ctx)];
+      return tag === 'goodbye' || tag === 'sorry' ? [act.terminate()] : [];
+    }
     default:
       return [];
   }

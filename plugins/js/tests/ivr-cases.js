@@ -41,6 +41,17 @@ export function ivrSuite(name, getHandle) {
       expectDecision(decide(ev.pressed('two'), { state: '{"retries":1}' }), [want.menu()], undefined);
     });
 
+    it('offers the menu again, or ends the call, when the host cannot tell whether it went out', () => {
+      const unknown = (action, operationContext, code = 'outcome-unknown') => ({
+        tag: 'action-failed',
+        val: { index: 0, action, operationContext, status: undefined, code, message: '' },
+      });
+      const state = { state: '{"retries":0}' };
+      expectDecision(decide(unknown('recognize', 'menu'), state), [want.menu()], undefined);
+      expectDecision(decide(unknown('play', 'goodbye'), state), [want.terminate()], undefined);
+      expectDecision(decide(unknown('play', 'goodbye', '8522'), state), [], undefined);
+    });
+
     it('says goodbye on 3', () => {
       expectDecision(decide(ev.pressed('three'), { state: '{"retries":0}' }), [want.goodbye()], undefined);
     });

@@ -28,6 +28,15 @@ def handle(event, ctx: Context, state: dict):
             return [act.play(act.text("Sorry, no agent is available.").voice(VOICE)).context("sorry")]
         case ev.PlayCompleted(info) if info.operation_context in ("goodbye", "sorry"):
             return [act.terminate()]
+        case ev.ActionFailed(failed) if failed.code == "outcome-unknown":
+            # The host restarted while sending: the menu may never have played (offer
+            # it again rather than leave the caller in silence); a goodbye may not have
+            # played (end the call rather than say it twice).
+            if failed.operation_context == "menu":
+                return [menu(ctx)]
+            if failed.operation_context in ("goodbye", "sorry"):
+                return [act.terminate()]
+            return []
         case _:
             return []
 

@@ -27,6 +27,14 @@ class IvrDecisions(unittest.TestCase):
     def test_answers_and_stores_the_initial_state_as_the_rust_sdk_does(self):
         self.expect(decide(ev.incoming_call()), [want.answer()], '{"retries":0}')
 
+    def test_offers_the_menu_again_or_ends_the_call_when_an_outcome_is_unknown(self):
+        def unknown(action, context, code="outcome-unknown"):
+            return t.Event_ActionFailed(t.ActionFailed(0, action, context, None, code, ""))
+
+        self.expect(decide(unknown("recognize", "menu"), '{"retries":0}'), [want.menu()])
+        self.expect(decide(unknown("play", "goodbye"), '{"retries":0}'), [want.terminate()])
+        self.expect(decide(unknown("play", "goodbye", "8522"), '{"retries":0}'), [])
+
     def test_offers_the_menu_when_the_call_connects(self):
         self.expect(decide(ev.call_connected(), '{"retries":0}'), [want.menu()])
 

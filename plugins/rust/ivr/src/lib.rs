@@ -3,6 +3,9 @@
 //! Answer; offer a DTMF menu (1 sales, 2 repeat, 3 leave); transfer to the tenant's
 //! `agent_phone` on 1; say goodbye and end the call on 3, after two failed retries,
 //! or when the transfer fails (with an apology). The retry count is per-call state.
+//! Beyond `ivr.md`: when the host reports that a menu or goodbye may not have gone out
+//! (`action-failed`, code `outcome-unknown`, after a restart), offer the menu again or
+//! end the call, so the caller is never left in silence.
 
 use serde::{Deserialize, Serialize};
 use switchboard_sdk::{
@@ -54,6 +57,16 @@ impl Policy for Ivr {
                 if matches!(info.operation_context.as_deref(), Some("goodbye" | "sorry")) =>
             {
                 vec![act::terminate()]
+            }
+            // The host restarted while sending: the menu may never have played (offer
+            // it again rather than leave the caller in silence); a goodbye may not have
+            // played (end the call rather than say it twice).
+            Event::ActionFailed(failed) if failed.code == "outcome-unknown" => {
+                match failed.operation_context.as_deref() {
+                    Some("menu") => vec![menu(ctx)],
+                    Some("goodbye" | "sorry") => vec![act::terminate()],
+                    _ => vec![],
+                }
             }
             _ => vec![],
         })
