@@ -102,7 +102,21 @@ async fn a_transfer_answered_503_then_accepted_happens_exactly_once() {
         let ended = if after_effect { 2 } else { 1 };
         let report = stack.report_when_ended(ended).await.expect("report");
         assert_eq!(report["passed"], ended, "{report:#}");
-        let operations = stack.operations(&id).await.expect("operations");
+        // After the effect, the call can end (the agent accepts, then hangs up)
+        // before the host's retry arrives: wait for the retry.
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+        let operations = loop {
+            let operations = stack.operations(&id).await.expect("operations");
+            let retried = operations
+                .iter()
+                .filter(|o| o.starts_with("TransferToParticipant"))
+                .count()
+                >= 2;
+            if retried || tokio::time::Instant::now() > deadline {
+                break operations;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+        };
         let transfers: Vec<&String> = operations
             .iter()
             .filter(|o| o.starts_with("TransferToParticipant"))
