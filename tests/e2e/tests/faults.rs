@@ -104,7 +104,7 @@ async fn a_transfer_answered_503_then_accepted_happens_exactly_once() {
         assert_eq!(report["passed"], ended, "{report:#}");
         // After the effect, the call can end (the agent accepts, then hangs up)
         // before the host's retry arrives: wait for the retry.
-        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
         let operations = loop {
             let operations = stack.operations(&id).await.expect("operations");
             let retried = operations
@@ -115,7 +115,7 @@ async fn a_transfer_answered_503_then_accepted_happens_exactly_once() {
             if retried || tokio::time::Instant::now() > deadline {
                 break operations;
             }
-            tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+            tokio::time::sleep(Duration::from_millis(25)).await;
         };
         let transfers: Vec<&String> = operations
             .iter()
