@@ -186,6 +186,10 @@ pub enum Lang {
     Js,
 }
 
+impl Lang {
+    pub const ALL: [Lang; 3] = [Lang::Rust, Lang::Python, Lang::Js];
+}
+
 /// A template's files: (path in the project, text with `{{name}}`, `{{crate}}` and
 /// `{{plugins}}` to fill in).
 fn template(lang: Lang) -> &'static [(&'static str, &'static str)] {

@@ -83,25 +83,17 @@ pub struct TenantSpec {
     pub limits: toml::Table,
 }
 
-/// The languages the reference IVR plugin is written in (`plugins/<lang>/`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Lang {
-    Rust,
-    Python,
-    Js,
-}
+/// The languages plugins are written in (`plugins/<lang>/`), as `switchboard plugin
+/// new --lang` names them.
+pub use switchboard::author::Lang;
 
-impl Lang {
-    pub const ALL: [Lang; 3] = [Lang::Rust, Lang::Python, Lang::Js];
-
-    /// The reference IVR component in this language, as `make guests` builds it.
-    pub fn ivr_plugin(self) -> anyhow::Result<PathBuf> {
-        guest(match self {
-            Lang::Rust => "switchboard_ivr",
-            Lang::Python => "ivr_py",
-            Lang::Js => "ivr_js",
-        })
-    }
+/// The reference IVR component in `lang`, as `make guests` builds it.
+pub fn ivr_plugin(lang: Lang) -> anyhow::Result<PathBuf> {
+    guest(match lang {
+        Lang::Rust => "switchboard_ivr",
+        Lang::Python => "ivr_py",
+        Lang::Js => "ivr_js",
+    })
 }
 
 impl TenantSpec {
@@ -114,7 +106,7 @@ impl TenantSpec {
     pub fn ivr_in(lang: Lang) -> anyhow::Result<Self> {
         Ok(Self {
             id: "acme".into(),
-            plugin: lang.ivr_plugin()?,
+            plugin: ivr_plugin(lang)?,
             numbers: vec!["+18005550100".into()],
             config: BTreeMap::from([("agent_phone".into(), "+15550001111".into())]),
             // Python and JS instances take milliseconds, more on a loaded machine in a
