@@ -94,6 +94,9 @@ pub struct StoreSettings {
     /// and restarted, or another replica, continues them without doing anything twice.
     /// Off: calls live in memory only (a little faster; a restart drops them).
     pub durable_calls: bool,
+    /// Connections to the store at most (default: 4 on SQLite, 16 on PostgreSQL).
+    /// Several replicas on one PostgreSQL: divide one host's number between them.
+    pub max_connections: Option<u32>,
 }
 
 impl Default for StoreSettings {
@@ -102,6 +105,7 @@ impl Default for StoreSettings {
             url: "sqlite://.switchboard/switchboard.db".into(),
             call_log: true,
             durable_calls: true,
+            max_connections: None,
         }
     }
 }

@@ -9,7 +9,8 @@ use std::time::Duration;
 
 use crate::directory::Directory;
 use crate::executor::{Durable, Executor};
-use crate::store::live::{ClaimedCall, WakeUp, wake_channel};
+use crate::store::live::ClaimedCall;
+use crate::store::wake::{WakeUp, wake_channel};
 use crate::store::{Backend, now_ms};
 
 /// How many calls one claim takes at most (the rest at the next tick).
@@ -44,17 +45,21 @@ impl Replica {
             tasks.push(tokio::spawn(async move {
                 loop {
                     match listener.recv().await {
-                        Ok(notification) => match WakeUp::parse(notification.payload()) {
-                            WakeUp {
-                                token,
-                                event: Some(event),
-                            } => executor.push_stored(token, [event]),
-                            WakeUp { token, event: None } => {
-                                let executor = executor.clone();
-                                let token = token.to_owned();
-                                tokio::spawn(async move { executor.wake(&token).await });
+                        Ok(notification) => {
+                            for wake in WakeUp::parse_all(notification.payload()) {
+                                match wake {
+                                    WakeUp {
+                                        token,
+                                        event: Some(event),
+                                    } => executor.push_stored(token, [event]),
+                                    WakeUp { token, event: None } => {
+                                        let executor = executor.clone();
+                                        let token = token.to_owned();
+                                        tokio::spawn(async move { executor.wake(&token).await });
+                                    }
+                                }
                             }
-                        },
+                        }
                         Err(e) => {
                             // PgListener reconnects on the next recv.
                             tracing::warn!(error = %e, "replica.listen");

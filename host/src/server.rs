@@ -116,7 +116,7 @@ impl App {
             http.build()?,
         );
 
-        let store = Store::open(&settings.store.url)
+        let store = Store::open_with(&settings.store.url, settings.store.max_connections)
             .await
             .with_context(|| format!("opening the store {}", settings.store.url))?;
         let directory = Arc::new(Directory::new(

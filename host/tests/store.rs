@@ -5,8 +5,9 @@
 use std::collections::BTreeMap;
 
 use switchboard::runtime::Limits;
-use switchboard::store::live::{CallOwner, InboxEvent, NewLiveCall, Saved, WakeUp};
+use switchboard::store::live::{CallOwner, InboxEvent, NewLiveCall, Saved};
 use switchboard::store::scratch::{LOCAL_POSTGRES, ScratchSchema};
+use switchboard::store::wake::{WakeUp, wake_channel};
 use switchboard::store::{Store, StoreError};
 
 /// A fresh PostgreSQL schema, and a store that uses it.
@@ -204,28 +205,62 @@ async fn live_calls(store: &Store) {
             .expect("pending")
             .is_empty()
     );
-    store
-        .notify("r1", "tok-1", Some("{}"))
+}
+
+/// Wake-ups reach the owner's channel, several per notification, the event along
+/// when it fits.
+#[tokio::test]
+async fn postgres_wake_ups_reach_the_owner() {
+    let Some((store, schema)) = postgres().await else {
+        return;
+    };
+    let mut listener = sqlx::postgres::PgListener::connect(&schema.url)
         .await
-        .expect("notify");
-    store
-        .notify("r1", "tok-1", Some(&"x".repeat(10_000)))
-        .await
-        .expect("notify without the event");
-    assert_eq!(
-        WakeUp::parse("tok\n{\"a\":\"b\nc\"}"),
-        WakeUp {
-            token: "tok",
-            event: Some("{\"a\":\"b\nc\"}")
+        .expect("listener");
+    listener.listen(&wake_channel("r-1")).await.expect("listen");
+    let big = "x".repeat(10_000);
+    let sent: Vec<(String, Option<&str>)> = (0..50)
+        .map(|i| {
+            (
+                format!("tok-{i}"),
+                if i == 7 {
+                    Some(big.as_str())
+                } else {
+                    Some("{}")
+                },
+            )
+        })
+        .collect();
+    for (token, event) in &sent {
+        store.notify("r-1", token, *event);
+    }
+    store.notify("r-2", "elsewhere", None);
+    let mut got = Vec::new();
+    while got.len() < sent.len() {
+        let notification =
+            tokio::time::timeout(std::time::Duration::from_secs(10), listener.recv())
+                .await
+                .expect("wake-ups within 10 s")
+                .expect("notification");
+        for wake in WakeUp::parse_all(notification.payload()) {
+            got.push((wake.token.to_owned(), wake.event.map(str::to_owned)));
         }
-    );
+    }
+    let expected: Vec<(String, Option<String>)> = sent
+        .iter()
+        .map(|(token, event)| {
+            (
+                token.clone(),
+                event.filter(|e| e.len() < 100).map(str::to_owned),
+            )
+        })
+        .collect();
     assert_eq!(
-        WakeUp::parse("tok"),
-        WakeUp {
-            token: "tok",
-            event: None
-        }
+        got, expected,
+        "in order; the event too big for a notification left out"
     );
+    store.close().await;
+    schema.drop().await.expect("drop schema");
 }
 
 async fn call_log(store: &Store) {

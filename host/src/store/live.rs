@@ -189,11 +189,12 @@ impl Store {
 
     /// An event received for a call this replica (`me`) does not run: into the call's
     /// inbox, and its owner woken (with the event, when it fits). On PostgreSQL one
-    /// statement finds the owner and inserts; the wake-up is a second one, committed
-    /// without waiting for the WAL flush: `NOTIFY` holds one lock for the whole
-    /// database through its transaction's commit, so a `NOTIFY` in the insert's
-    /// transaction would serialise every hand-over behind one disk flush at a time.
-    /// A wake-up lost with the database is found by the owner's straggler sweep.
+    /// statement finds the owner and inserts; the wake-up goes apart, batched with
+    /// others and committed without waiting for the WAL flush ([`super::wake`]):
+    /// `NOTIFY` holds one lock for the whole database through its transaction's
+    /// commit, so a `NOTIFY` in the insert's transaction would serialise every
+    /// hand-over behind one disk flush at a time. A wake-up lost with the database
+    /// is found by the owner's straggler sweep.
     pub async fn deliver_to_owner(
         &self,
         token: &str,
@@ -234,11 +235,8 @@ impl Store {
             return Ok(Handover::Duplicate);
         }
         let owner: String = row.try_get("owner")?;
-        if owner != me
-            && let Err(e) = self.notify(&owner, token, Some(event.body)).await
-        {
-            // Kept all the same: the owner's straggler sweep finds it.
-            tracing::warn!(error = %e, %owner, "store.handover: the owner was not woken");
+        if owner != me {
+            self.notify(&owner, token, Some(event.body));
         }
         Ok(Handover::Accepted { owner })
     }
@@ -347,27 +345,13 @@ impl Store {
         Ok(claimed)
     }
 
-    /// Wakes the replica `owner` for the call `token` (PostgreSQL `NOTIFY`; one host
-    /// on SQLite has nobody to wake), handing it the event too when it fits in a
-    /// notification (the owner then need not read it back): the payload is
-    /// [`WakeUp`]'s.
-    pub async fn notify(&self, owner: &str, token: &str, event: Option<&str>) -> Result<()> {
-        if self.backend() == Backend::Postgres {
-            let payload = match event {
-                Some(event) if event.len() < MAX_NOTIFY_PAYLOAD - token.len() => {
-                    format!("{token}\n{event}")
-                }
-                _ => token.to_owned(),
-            };
-            // A wake-up need not outlive the database: not worth a WAL flush (made
-            // under NOTIFY's database-wide lock).
-            sqlx::query("SELECT set_config('synchronous_commit', 'off', true), pg_notify($1, $2)")
-                .bind(wake_channel(owner))
-                .bind(payload)
-                .execute(self.pool())
-                .await?;
+    /// Wakes the replica `owner` for the call `token` (PostgreSQL `NOTIFY`, sent in
+    /// batches by [`super::wake`]; one host on SQLite has nobody to wake), handing it
+    /// the event too when it fits in a notification. Best effort: returns at once.
+    pub fn notify(&self, owner: &str, token: &str, event: Option<&str>) {
+        if let Some(waker) = &self.waker {
+            waker.wake(owner, token, event);
         }
-        Ok(())
     }
 
     /// Forgets calls that ended before `before_ms`, with their inboxes.
@@ -403,41 +387,8 @@ async fn push(conn: &mut sqlx::AnyConnection, token: &str, event: InboxEvent<'_>
     Ok(done.rows_affected() == 1)
 }
 
-/// PostgreSQL refuses notification payloads of 8000 bytes or more.
-const MAX_NOTIFY_PAYLOAD: usize = 7_900;
-
-/// A wake-up as the owner receives it: the call, and the event if it came along.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct WakeUp<'a> {
-    pub token: &'a str,
-    pub event: Option<&'a str>,
-}
-
-impl<'a> WakeUp<'a> {
-    #[must_use]
-    pub fn parse(payload: &'a str) -> Self {
-        match payload.split_once('\n') {
-            Some((token, event)) => Self {
-                token,
-                event: Some(event),
-            },
-            None => Self {
-                token: payload,
-                event: None,
-            },
-        }
-    }
-}
-
-/// The `LISTEN` channel that wakes replica `owner` (a valid replica name, see
-/// [`check_replica`]; the statement of [`Store::deliver_to_owner`] builds the same).
-#[must_use]
-pub fn wake_channel(owner: &str) -> String {
-    format!("switchboard_wake_{}", owner.replace('-', "_"))
-}
-
 /// Whether `name` can name a replica: 1–40 of `a-z`, `0-9`, `-`, `_` (it becomes part
-/// of a PostgreSQL channel name).
+/// of a PostgreSQL channel name, [`super::wake::wake_channel`]).
 pub fn check_replica(name: &str) -> Result<()> {
     super::check_id("replica", name)?;
     if name.len() > 40 {

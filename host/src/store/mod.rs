@@ -10,6 +10,7 @@
 //! - [`routes`]: phone numbers and ACS identities → a tenant's plugin.
 //! - [`calls`]: the invocation log (each event handled, per call, in order).
 //! - [`live`]: calls in progress: durable state, owner and lease, inbox of events.
+//! - [`wake`]: wake-ups between replicas (PostgreSQL `NOTIFY`, batched).
 //! - [`scratch`]: a PostgreSQL schema of its own for a test or a benchmark.
 //!
 //! Every function that takes a tenant id scopes its query by it: what belongs to
@@ -22,6 +23,7 @@ pub mod plugins;
 pub mod routes;
 pub mod scratch;
 pub mod tenants;
+pub mod wake;
 
 use std::str::FromStr as _;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -61,6 +63,8 @@ pub enum Backend {
 pub struct Store {
     pool: AnyPool,
     backend: Backend,
+    /// PostgreSQL only: sends wake-ups to other replicas.
+    waker: Option<wake::Waker>,
 }
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
@@ -70,6 +74,18 @@ impl Store {
     /// (created if missing; WAL, foreign keys on) or `postgres://…` (add
     /// `?options=-c search_path=NAME` to use a schema other than `public`).
     pub async fn open(url: &str) -> Result<Self> {
+        Self::open_with(url, None).await
+    }
+
+    /// [`Store::open`] with at most `max_connections` connections (default: 4 on
+    /// SQLite, 16 on PostgreSQL). Replicas sharing one PostgreSQL share its cores:
+    /// their pools together should stay near what one host would use.
+    pub async fn open_with(url: &str, max_connections: Option<u32>) -> Result<Self> {
+        if max_connections == Some(0) {
+            return Err(StoreError::Invalid(
+                "store.max_connections: at least 1".into(),
+            ));
+        }
         sqlx::any::install_default_drivers();
         let backend = if url.starts_with("sqlite:") {
             Backend::Sqlite
@@ -105,11 +121,11 @@ impl Store {
         };
         let options = AnyConnectOptions::from_str(&url)?.disable_statement_logging();
         let pool = AnyPoolOptions::new()
-            .max_connections(match backend {
+            .max_connections(max_connections.unwrap_or(match backend {
                 // One writer at a time anyway; readers share WAL snapshots.
                 Backend::Sqlite => 4,
                 Backend::Postgres => 16,
-            })
+            }))
             .after_connect(move |conn, _| {
                 Box::pin(async move {
                     if backend == Backend::Sqlite {
@@ -128,7 +144,12 @@ impl Store {
             .connect_with(options)
             .await?;
         MIGRATOR.run(&pool).await?;
-        Ok(Self { pool, backend })
+        let waker = (backend == Backend::Postgres).then(|| wake::Waker::start(pool.clone()));
+        Ok(Self {
+            pool,
+            backend,
+            waker,
+        })
     }
 
     #[must_use]
