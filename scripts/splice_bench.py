@@ -18,5 +18,5 @@ for table in sorted(out_dir.glob("*.md")):
         doc = head + section + rest.split(end, 1)[1]
     else:
         doc = doc.rstrip("\n") + f"\n\n{section}\n"
-    print(f"BENCHMARKS.md: section {name} updated from {table}")
+    print(f"{doc_path}: section {name} updated from {table}")
 doc_path.write_text(doc)

@@ -10,7 +10,7 @@
 //! seeing the state the plugin returned for the previous one, and a call snapshot
 //! that follows them (ids, connected, disconnected), as the host would keep it.
 
-use crate::acs::events::{ParseError, Received, parse_callbacks};
+use crate::acs::events::{ParseError, Received, parse_events};
 use crate::contract::{
     ActionRequest, CallSnapshot, CallState, CommunicationIdentifier, ConfigEntry, Context,
     Decision, Event, Participant,
@@ -29,7 +29,7 @@ pub enum EventsError {
 
 /// The events of a file, in order.
 pub fn read_events(json: &[u8]) -> Result<Vec<Received>, EventsError> {
-    let events = parse_callbacks(json)?;
+    let events = parse_events(json)?;
     if events.is_empty() {
         return Err(EventsError::Empty);
     }

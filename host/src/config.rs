@@ -200,6 +200,15 @@ pub struct Acs {
     /// An extra root certificate to trust (the simulator's CA).
     #[serde(default)]
     pub ca_file: Option<PathBuf>,
+    /// How long one attempt of a request may take before it is given up and retried
+    /// (repeatable operations carry the same repeatability id, so the service runs
+    /// them once).
+    #[serde(default = "default_request_timeout_ms")]
+    pub request_timeout_ms: u64,
+}
+
+fn default_request_timeout_ms() -> u64 {
+    10_000
 }
 
 fn default_openid() -> String {

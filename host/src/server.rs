@@ -105,7 +105,11 @@ impl App {
         }
         let credential = Credential::from_connection_string(&settings.acs.connection_string)
             .context("acs.connection_string")?;
-        let client = acs::Client::new(credential, RetryPolicy::default(), &roots)?;
+        let retry = RetryPolicy {
+            timeout: Duration::from_millis(settings.acs.request_timeout_ms.max(1)),
+            ..RetryPolicy::default()
+        };
+        let client = acs::Client::new(credential, retry, &roots)?;
         let mut http = reqwest::Client::builder();
         for root in &roots {
             http = http.add_root_certificate(root.clone());

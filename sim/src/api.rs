@@ -378,9 +378,6 @@ pub async fn calling(
         }
     };
     let (outcome, delay) = handle(&sim, &parts, &body, port.0);
-    if !delay.is_zero() {
-        tokio::time::sleep(delay).await;
-    }
     let (op, response) = match outcome {
         Ok((op, reply, replayed)) => {
             let mut response = match &reply.body {
@@ -405,7 +402,8 @@ pub async fn calling(
             (Some(op), response)
         }
         Err((op, error)) => {
-            if let Some(server_call_id) = op.as_ref().and_then(|op| server_call_of(&sim, op)) {
+            let call = op.as_ref().and_then(|op| server_call_of(&sim, op));
+            if let Some(server_call_id) = call.or_else(|| error.call.clone()) {
                 let mut world = sim.world();
                 let detail = json!({"status": error.status.as_u16(), "error": error.body(), "effect": error.after_effect});
                 sim.record(
@@ -424,6 +422,12 @@ pub async fn calling(
         status = response.status().as_u16(),
         "sim.request"
     );
+    // An injected latency holds the answer, not the operation: the timeline has the
+    // effect when it happened, and a client that gives up first retries into a
+    // repeatability replay.
+    if !delay.is_zero() {
+        tokio::time::sleep(delay).await;
+    }
     let mut response = response;
     if let Some(id) = parts.headers.get("x-ms-client-request-id") {
         response
@@ -447,6 +451,10 @@ fn handle(sim: &Arc<Sim>, parts: &Parts, body: &Bytes, port: u16) -> Handled {
     (result, delay)
 }
 
+#[expect(
+    clippy::result_large_err,
+    reason = "one error per request, built once; boxing buys nothing here"
+)]
 fn handle_inner(
     sim: &Arc<Sim>,
     parts: &Parts,
@@ -532,7 +540,8 @@ fn handle_inner(
             },
         );
     }
-    if let Some(error) = failure_after_effect {
+    if let Some(mut error) = failure_after_effect {
+        error.call = result.as_ref().ok().and_then(|r| r.server_call_id.clone());
         return Err(fail(error));
     }
     result.map(|reply| (op.clone(), reply, false)).map_err(fail)

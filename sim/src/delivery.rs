@@ -36,11 +36,14 @@ impl Sim {
         }
     }
 
-    fn next_callback(&self, call_id: &str) -> Option<Outgoing> {
+    /// The call's next callback; with none, and `release`, the call's drain ends (the
+    /// next callback emitted starts another). A drain holding reordered events keeps
+    /// the call (`release` false), so that no second drain overtakes it.
+    fn next_callback(&self, call_id: &str, release: bool) -> Option<Outgoing> {
         let mut world = self.world();
         let call = world.calls.get_mut(call_id)?;
         let next = call.outbox.pop_front();
-        if next.is_none() {
+        if next.is_none() && release {
             call.draining = false;
         }
         next
@@ -52,33 +55,23 @@ impl Sim {
 async fn drain(sim: Arc<Sim>, call_id: String) {
     let mut held: Vec<Outgoing> = Vec::new();
     loop {
-        let next = match sim.next_callback(&call_id) {
-            Some(next) => Some(next),
+        let outgoing = match sim.next_callback(&call_id, held.is_empty()) {
+            Some(next) => next,
+            None if held.is_empty() => return,
             // A reordered event goes out after the next one, or when none comes soon.
-            None if !held.is_empty() => {
+            None => {
                 tokio::time::sleep(sim.scaled(Duration::from_secs(2))).await;
-                let next = {
-                    let mut world = sim.world();
-                    let call = world.calls.get_mut(&call_id);
-                    call.and_then(|c| {
-                        c.draining = true;
-                        c.outbox.pop_front()
-                    })
-                };
-                if next.is_none() {
-                    for outgoing in held.drain(..) {
-                        deliver_callback(&sim, &outgoing).await;
+                match sim.next_callback(&call_id, false) {
+                    Some(next) => next,
+                    None => {
+                        for outgoing in held.drain(..) {
+                            deliver_callback(&sim, &outgoing).await;
+                        }
+                        continue;
                     }
-                    if sim.next_callback(&call_id).is_none() {
-                        return;
-                    }
-                    continue;
                 }
-                next
             }
-            None => return,
         };
-        let Some(outgoing) = next else { return };
         let effect = EventFaults::of(&sim, &outgoing.event_type, &outgoing.server_call_id);
         if !effect.delay.is_zero() {
             tokio::time::sleep(effect.delay).await;

@@ -17,6 +17,9 @@ pub struct ApiError {
     pub retry_after: Option<u64>,
     /// An injected failure answered after the operation took effect.
     pub after_effect: bool,
+    /// The call such an operation took effect on (an answer names its call only in
+    /// its result): its timeline records the effect.
+    pub call: Option<String>,
 }
 
 impl ApiError {
@@ -27,6 +30,7 @@ impl ApiError {
             message: message.into(),
             retry_after: None,
             after_effect: false,
+            call: None,
         }
     }
 

@@ -33,7 +33,9 @@ pub enum Fault {
         #[serde(default)]
         after_effect: bool,
     },
-    /// Requests or events: wait this long (real milliseconds) first.
+    /// Requests: hold the answer this long (real milliseconds; the operation runs at
+    /// once, so a client that times out and retries gets a repeatability replay).
+    /// Events: wait this long before delivering.
     Latency { ms: u64 },
     /// Events: never delivered.
     Drop,

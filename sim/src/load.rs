@@ -53,6 +53,19 @@ impl Latency {
     }
 }
 
+/// A call that did not do what its script expects.
+#[derive(Debug, Clone, Serialize)]
+pub struct FailedCall {
+    pub server_call_id: String,
+    pub script: String,
+    pub expected: Vec<String>,
+    pub made: Vec<String>,
+    pub ended: bool,
+}
+
+/// How many failed calls a report details.
+const FAILURES_SHOWN: usize = 10;
+
 /// What a load run measured.
 #[derive(Debug, Clone, Serialize)]
 pub struct LoadReport {
@@ -64,6 +77,15 @@ pub struct LoadReport {
     pub failed: usize,
     pub peak_concurrent_calls: usize,
     pub rest_operations: usize,
+    /// The first few calls that failed: what their script expected and what the
+    /// application did (`made` is empty for a call that did not end).
+    pub failures: Vec<FailedCall>,
+    /// Requests answered with an error (injected faults included): each one the
+    /// application had to retry or give up.
+    pub refused_requests: usize,
+    /// Requests answered from the repeatability store: retries of an operation that
+    /// had already run (its side effect not repeated).
+    pub replayed_requests: usize,
     pub seconds: f64,
     pub operations_per_second: f64,
     /// From an event sent to the application to its next REST request on the call.
@@ -151,24 +173,41 @@ pub async fn run(sim: &Arc<Sim>, plan: &LoadPlan) -> anyhow::Result<LoadReport> 
     let world = sim.world();
     let mut latencies = Vec::new();
     let (mut completed, mut passed, mut operations) = (0, 0, 0);
+    let (mut refused, mut replayed) = (0, 0);
+    let mut failures = Vec::new();
     for id in &placed {
         let timeline = world
             .timelines
             .get(id)
             .map(Vec::as_slice)
             .unwrap_or_default();
-        operations += timeline.iter().filter(|e| e.kind == "request").count();
-        latencies.extend(event_to_request(timeline));
-        if ended(timeline) {
-            completed += 1;
-            let expected = world
-                .scripts
-                .get(id)
-                .map(|s| s.expect.clone())
-                .unwrap_or_default();
-            if expected.is_empty() || made(timeline) == expected {
-                passed += 1;
+        for request in timeline.iter().filter(|e| e.kind == "request") {
+            operations += 1;
+            let detail = request.detail();
+            if detail["replayed"].as_bool().unwrap_or(false) {
+                replayed += 1;
+            } else if detail["status"].as_u64().is_some_and(|s| s >= 400) {
+                refused += 1;
             }
+        }
+        latencies.extend(event_to_request(timeline));
+        let script = world.scripts.get(id);
+        let expected = script.map(|s| s.expect.clone()).unwrap_or_default();
+        let ended = ended(timeline);
+        let made = made(timeline);
+        if ended {
+            completed += 1;
+        }
+        if ended && (expected.is_empty() || made == expected) {
+            passed += 1;
+        } else if failures.len() < FAILURES_SHOWN {
+            failures.push(FailedCall {
+                server_call_id: id.clone(),
+                script: script.map(|s| s.name.clone()).unwrap_or_default(),
+                expected,
+                made,
+                ended,
+            });
         }
     }
     Ok(LoadReport {
@@ -178,6 +217,9 @@ pub async fn run(sim: &Arc<Sim>, plan: &LoadPlan) -> anyhow::Result<LoadReport> 
         failed: placed.len() - passed,
         peak_concurrent_calls: peak,
         rest_operations: operations,
+        failures,
+        refused_requests: refused,
+        replayed_requests: replayed,
         seconds,
         operations_per_second: operations as f64 / seconds,
         event_to_request: Latency::of(latencies),

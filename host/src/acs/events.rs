@@ -70,6 +70,20 @@ fn text(value: &Value, field: &str) -> Option<String> {
 
 /// A callback body: CloudEvents, as an array (what the service sends) or one object.
 pub fn parse_callbacks(body: &[u8]) -> Result<Vec<Received>, ParseError> {
+    let received = parse_events(body)?;
+    // Every Call Automation callback names its call connection.
+    if let Some(index) = received.iter().position(|r| r.call_connection_id.is_none()) {
+        return Err(ParseError::Event {
+            index,
+            problem: "no `data.callConnectionId`".into(),
+        });
+    }
+    Ok(received)
+}
+
+/// Events of any kind in either envelope, as one object or an array (what a plugin
+/// author saves from the service's logs).
+pub fn parse_events(body: &[u8]) -> Result<Vec<Received>, ParseError> {
     envelopes(&events(body)?)
 }
 
@@ -113,10 +127,30 @@ fn envelopes(events: &[Value]) -> Result<Vec<Received>, ParseError> {
                 .get("data")
                 .filter(|d| d.is_object())
                 .ok_or_else(|| problem("no `data` object"))?;
+            if let Some(field) = missing(full_type, data) {
+                return Err(problem(&format!("{full_type} without `data.{field}`")));
+            }
             let time = text(event, "time").or_else(|| text(event, "eventTime"));
             Ok(received(id, full_type, data, time))
         })
         .collect()
+}
+
+/// A field an event the host acts on cannot do without: an IncomingCall is answered
+/// with its context and routed by its callee (other events are passed on as they
+/// come; what they lack, the policy sees as absent).
+fn missing(full_type: &str, data: &Value) -> Option<&'static str> {
+    if full_type != "Microsoft.Communication.IncomingCall" {
+        return None;
+    }
+    ["from", "to"]
+        .into_iter()
+        .find(|field| ident(data, field).is_none())
+        .or_else(|| {
+            ["incomingCallContext", "serverCallId"]
+                .into_iter()
+                .find(|field| text(data, field).is_none_or(|v| v.is_empty()))
+        })
 }
 
 fn received(id: String, full_type: &str, data: &Value, time: Option<String>) -> Received {

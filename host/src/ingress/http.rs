@@ -93,8 +93,44 @@ fn problem(status: StatusCode, message: impl Into<String>) -> Response {
     (status, Json(json!({"error": message.into()}))).into_response()
 }
 
-async fn event_grid(State(ingress): State<Arc<Ingress>>, body: Bytes) -> Response {
+/// The service sends JSON (`application/json`; Event Grid's CloudEvents schema
+/// `application/cloudevents+json` or `application/cloudevents-batch+json`): anything
+/// else is refused with 415 (the answer returned), before its body is looked at.
+fn refuse_non_json(headers: &HeaderMap) -> Option<Response> {
+    let content_type = headers
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    let media = content_type
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
+    let json = media == "application/json"
+        || (media.starts_with("application/") && media.ends_with("+json"));
+    if json {
+        return None;
+    }
+    Some(problem(
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        if content_type.is_empty() {
+            "no Content-Type: events are application/json".to_owned()
+        } else {
+            format!("Content-Type `{content_type}`: events are application/json")
+        },
+    ))
+}
+
+async fn event_grid(
+    State(ingress): State<Arc<Ingress>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let arrived = std::time::Instant::now();
+    if let Some(refused) = refuse_non_json(&headers) {
+        return refused;
+    }
     let events = match parse_event_grid(&body) {
         Ok(EventGridBody::Validation { code }) => {
             return Json(json!({"validationResponse": code})).into_response();
@@ -153,6 +189,10 @@ async fn callback(
             StatusCode::UNAUTHORIZED,
             "the callback's bearer token is missing or not valid",
         );
+    }
+    if let Some(refused) = refuse_non_json(&headers) {
+        rejected("content-type");
+        return refused;
     }
     let events = match parse_callbacks(&body) {
         Ok(events) => events,

@@ -74,6 +74,7 @@ async fn callbacks_without_a_valid_token_are_refused_and_change_nothing() {
     let malformed = http
         .post(&url)
         .header("authorization", format!("Bearer {token}"))
+        .header("content-type", "application/json")
         .body("{nope")
         .send()
         .await
