@@ -2,13 +2,14 @@
 #   make demo    run the IVR caller scripts through the reference plugin
 #   make test    build the guests from source, run every test
 #   make bench   run the benchmarks and update BENCHMARKS.md
+#   make reliability  the long reliability runs; updates RELIABILITY.md
 #   make lint    rustfmt and clippy
 
 CARGO ?= cargo
 GUESTS := -p switchboard-ivr -p hostile-guest
 GUEST_DIR := target/wasm32-wasip2/guest
 
-.PHONY: demo test bench lint setup guests clean
+.PHONY: demo test bench reliability lint setup guests clean
 
 ## Toolchain pieces the project needs beyond a bare Rust install.
 setup: .venv/.installed sim/conformance/node_modules/.installed plugins/js/node_modules/.installed
@@ -72,6 +73,18 @@ bench: guests
 	BENCH_OUT=$(CURDIR)/target/bench $(CARGO) bench -p switchboard-e2e --bench host_load
 	BENCH_OUT=$(CURDIR)/target/bench $(CARGO) bench -p switchboard-e2e --bench replicas
 	python3 scripts/splice_bench.py BENCHMARKS.md target/bench
+
+## Issue #8: 1,000 calls under the fault mix and the noisy-neighbour bench, their tables
+## spliced into RELIABILITY.md; then every bad-input, sandbox and process-fault test
+## (`make test` runs short versions of the first two).
+RELIABILITY_OUT := $(CURDIR)/target/reliability
+reliability: guests
+	rm -rf $(RELIABILITY_OUT)
+	RELIABILITY_OUT=$(RELIABILITY_OUT) SWITCHBOARD_FAULT_MIX_CALLS=1000 $(CARGO) test -p switchboard-e2e --test fault_mix -- --nocapture
+	BENCH_OUT=$(RELIABILITY_OUT) $(CARGO) bench -p switchboard-e2e --bench noisy
+	$(CARGO) test -p switchboard-e2e --test bad_input --test durability --test shutdown --test ivr
+	$(CARGO) test -p switchboard --test sandbox --test callback_auth --test admin
+	python3 scripts/splice_bench.py RELIABILITY.md $(RELIABILITY_OUT)
 
 lint: setup
 	$(CARGO) fmt --all -- --check

@@ -3,6 +3,7 @@
 //! completed and failed, REST operations per second, and the latency from each event
 //! sent to the application's next REST request on that call.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -90,6 +91,14 @@ pub struct LoadReport {
     pub operations_per_second: f64,
     /// From an event sent to the application to its next REST request on the call.
     pub event_to_request: Latency,
+    /// The same, per caller script (by its name): one kind of call's latency apart
+    /// from the others in a mix.
+    pub event_to_request_by_script: BTreeMap<String, Latency>,
+    /// The samples behind it (ms), to combine scripts.
+    #[serde(skip)]
+    pub samples_by_script: BTreeMap<String, Vec<f64>>,
+    /// Failed calls per caller script.
+    pub failures_by_script: BTreeMap<String, usize>,
 }
 
 impl LoadReport {
@@ -172,6 +181,8 @@ pub async fn run(sim: &Arc<Sim>, plan: &LoadPlan) -> anyhow::Result<LoadReport> 
 
     let world = sim.world();
     let mut latencies = Vec::new();
+    let mut by_script: BTreeMap<String, Vec<f64>> = BTreeMap::new();
+    let mut failures_by_script: BTreeMap<String, usize> = BTreeMap::new();
     let (mut completed, mut passed, mut operations) = (0, 0, 0);
     let (mut refused, mut replayed) = (0, 0);
     let mut failures = Vec::new();
@@ -190,8 +201,14 @@ pub async fn run(sim: &Arc<Sim>, plan: &LoadPlan) -> anyhow::Result<LoadReport> 
                 refused += 1;
             }
         }
-        latencies.extend(event_to_request(timeline));
         let script = world.scripts.get(id);
+        let name = script.map(|s| s.name.clone()).unwrap_or_default();
+        let call_latencies = event_to_request(timeline);
+        by_script
+            .entry(name.clone())
+            .or_default()
+            .extend(&call_latencies);
+        latencies.extend(call_latencies);
         let expected = script.map(|s| s.expect.clone()).unwrap_or_default();
         let ended = ended(timeline);
         let made = made(timeline);
@@ -200,10 +217,13 @@ pub async fn run(sim: &Arc<Sim>, plan: &LoadPlan) -> anyhow::Result<LoadReport> 
         }
         if ended && (expected.is_empty() || made == expected) {
             passed += 1;
-        } else if failures.len() < FAILURES_SHOWN {
+            continue;
+        }
+        *failures_by_script.entry(name.clone()).or_default() += 1;
+        if failures.len() < FAILURES_SHOWN {
             failures.push(FailedCall {
                 server_call_id: id.clone(),
-                script: script.map(|s| s.name.clone()).unwrap_or_default(),
+                script: name,
                 expected,
                 made,
                 ended,
@@ -223,6 +243,12 @@ pub async fn run(sim: &Arc<Sim>, plan: &LoadPlan) -> anyhow::Result<LoadReport> 
         seconds,
         operations_per_second: operations as f64 / seconds,
         event_to_request: Latency::of(latencies),
+        event_to_request_by_script: by_script
+            .iter()
+            .map(|(name, samples)| (name.clone(), Latency::of(samples.clone())))
+            .collect(),
+        samples_by_script: by_script,
+        failures_by_script,
     })
 }
 
@@ -239,10 +265,12 @@ fn live_calls(sim: &Sim) -> usize {
     world.ringing.len() + world.calls.values().filter(|c| c.is_live()).count()
 }
 
+/// Whether the call is over: ended after it connected, or rejected or redirected
+/// while it rang.
 fn ended(timeline: &[Entry]) -> bool {
-    timeline
-        .iter()
-        .any(|e| e.kind == "state" && e.name == "Ended")
+    timeline.iter().any(|e| {
+        e.kind == "state" && matches!(e.name.as_str(), "Ended" | "Rejected" | "Redirected")
+    })
 }
 
 /// The operations an application made on a call that count against its script:
