@@ -93,7 +93,10 @@ async fn live_calls(store: &Store) {
     assert!(!store.create_live_call(again).await.expect("create again"));
     assert_eq!(
         store.live_call_owner("tok-1").await.expect("owner"),
-        CallOwner::Live { owner: "r1".into() }
+        CallOwner::Live {
+            owner: "r1".into(),
+            server_call_id: "server-1".into()
+        }
     );
     assert_eq!(
         store.live_call_owner("tok-2").await.expect("owner"),
@@ -122,6 +125,34 @@ async fn live_calls(store: &Store) {
         store.inbox_pending("tok-1").await.expect("pending"),
         ["ring-1", "e1", "e2"]
     );
+    // Handed over by another replica: an event naming another call is refused and
+    // not kept; one naming this call (or none) is.
+    use switchboard::store::live::Handover;
+    assert_eq!(
+        store
+            .deliver_to_owner("tok-1", event("f1", 4), Some("server-2"), "r2")
+            .await
+            .expect("hand over"),
+        Handover::Foreign
+    );
+    assert_eq!(
+        store
+            .deliver_to_owner("tok-1", event("e3", 5), Some("server-1"), "r2")
+            .await
+            .expect("hand over"),
+        Handover::Accepted { owner: "r1".into() }
+    );
+    assert_eq!(
+        store
+            .deliver_to_owner("tok-1", event("e3", 6), None, "r2")
+            .await
+            .expect("hand over again"),
+        Handover::Duplicate
+    );
+    assert_eq!(
+        store.inbox_pending("tok-1").await.expect("pending"),
+        ["ring-1", "e1", "e2", "e3"]
+    );
     // A save marks its event done, only for the owner.
     assert_eq!(
         store
@@ -139,7 +170,7 @@ async fn live_calls(store: &Store) {
     );
     assert_eq!(
         store.inbox_pending("tok-1").await.expect("pending"),
-        ["e1", "e2"]
+        ["e1", "e2", "e3"]
     );
     assert_eq!(
         store.inbox_stragglers("r1", 3).await.expect("stragglers"),

@@ -84,6 +84,8 @@ pub enum Delivery {
     Ended,
     /// No call has this token (unknown or forged).
     Unknown,
+    /// The event names another call than the token's: refused.
+    Foreign,
     /// The store did not answer: not accepted (the service delivers it again).
     Unavailable,
 }
@@ -99,6 +101,8 @@ struct CallHandle {
     tx: mpsc::UnboundedSender<Box<Received>>,
     /// Event ids already taken (de-duplication of redeliveries).
     seen: Window,
+    /// The call's: an event under this call's token that names another is refused.
+    server_call_id: String,
 }
 
 /// The calls this host is handling.
@@ -219,9 +223,17 @@ impl Executor {
             seen.insert(&event.id, DEDUPE_WINDOW);
             let _ = tx.send(Box::new(event));
         }
+        let server_call_id = worker.server_call_id().to_owned();
         let live = {
             let mut calls = self.lock();
-            calls.live.insert(token, CallHandle { tx, seen });
+            calls.live.insert(
+                token,
+                CallHandle {
+                    tx,
+                    seen,
+                    server_call_id,
+                },
+            );
             calls.live.len()
         };
         ::metrics::gauge!(metrics::ACTIVE_CALLS).set(live as f64);
@@ -308,6 +320,14 @@ impl Executor {
             let mut calls = self.lock();
             let calls = &mut *calls;
             match calls.live.get_mut(token) {
+                Some(call)
+                    if event
+                        .server_call_id
+                        .as_ref()
+                        .is_some_and(|s| *s != call.server_call_id) =>
+                {
+                    return Delivery::Foreign;
+                }
                 Some(call) => {
                     if !call.seen.insert(&event.id, DEDUPE_WINDOW) {
                         return duplicate(&event);
@@ -334,7 +354,12 @@ impl Executor {
         let Some(tx) = local else {
             let handed = durable
                 .store
-                .deliver_to_owner(token, inbox, &durable.replica)
+                .deliver_to_owner(
+                    token,
+                    inbox,
+                    event.server_call_id.as_deref(),
+                    &durable.replica,
+                )
                 .await;
             ::metrics::histogram!(metrics::STORE_SECONDS, "op" => "handover")
                 .record(started.elapsed().as_secs_f64());
@@ -344,6 +369,7 @@ impl Executor {
                 Ok(Handover::Duplicate) => duplicate(&event),
                 Ok(Handover::Ended) => Delivery::Ended,
                 Ok(Handover::Unknown) => Delivery::Unknown,
+                Ok(Handover::Foreign) => Delivery::Foreign,
                 Err(e) => {
                     tracing::warn!(error = %e, "executor.deliver: the store is unavailable");
                     Delivery::Unavailable

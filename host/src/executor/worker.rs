@@ -181,6 +181,11 @@ impl Worker {
         }
     }
 
+    /// The call's id at the service.
+    pub(super) fn server_call_id(&self) -> &str {
+        &self.rec.snapshot.server_call_id
+    }
+
     /// The record as saved (JSON).
     pub(super) fn saved(&self) -> String {
         serde_json::to_string(&self.rec).unwrap_or_else(|e| {

@@ -211,6 +211,13 @@ async fn callback(
                 rejected("unknown-call");
                 return problem(StatusCode::NOT_FOUND, "no such call");
             }
+            Delivery::Foreign => {
+                rejected("foreign-call");
+                return problem(
+                    StatusCode::BAD_REQUEST,
+                    "the event's serverCallId is not this callback URI's call",
+                );
+            }
             Delivery::Unavailable => {
                 rejected("store-unavailable");
                 return problem(

@@ -55,7 +55,10 @@ pub struct ClaimedCall {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CallOwner {
     /// Live, owned by this replica.
-    Live { owner: String },
+    Live {
+        owner: String,
+        server_call_id: String,
+    },
     /// Over: late events need nothing.
     Ended,
     /// No such call.
@@ -73,6 +76,8 @@ pub enum Handover {
     Duplicate,
     Ended,
     Unknown,
+    /// The event is about another call than the token's: refused, not stored.
+    Foreign,
 }
 
 /// What a save did.
@@ -174,15 +179,17 @@ impl Store {
 
     /// Who handles the call with this token.
     pub async fn live_call_owner(&self, token: &str) -> Result<CallOwner> {
-        let row = sqlx::query("SELECT owner, ended FROM live_calls WHERE token = $1")
-            .bind(token)
-            .fetch_optional(self.pool())
-            .await?;
+        let row =
+            sqlx::query("SELECT owner, ended, server_call_id FROM live_calls WHERE token = $1")
+                .bind(token)
+                .fetch_optional(self.pool())
+                .await?;
         Ok(match row {
             None => CallOwner::Unknown,
             Some(row) if row.try_get::<i64, _>("ended")? != 0 => CallOwner::Ended,
             Some(row) => CallOwner::Live {
                 owner: row.try_get("owner")?,
+                server_call_id: row.try_get("server_call_id")?,
             },
         })
     }
@@ -195,15 +202,23 @@ impl Store {
     /// commit, so a `NOTIFY` in the insert's transaction would serialise every
     /// hand-over behind one disk flush at a time. A wake-up lost with the database
     /// is found by the owner's straggler sweep.
+    ///
+    /// `server_call_id`: the event's, if it names one; an event naming another call
+    /// than the token's is [`Handover::Foreign`].
     pub async fn deliver_to_owner(
         &self,
         token: &str,
         event: InboxEvent<'_>,
+        server_call_id: Option<&str>,
         me: &str,
     ) -> Result<Handover> {
+        let foreign = |call: &str| server_call_id.is_some_and(|s| s != call);
         if self.backend() != Backend::Postgres {
             let owner = match self.live_call_owner(token).await? {
-                CallOwner::Live { owner } => owner,
+                CallOwner::Live { server_call_id, .. } if foreign(&server_call_id) => {
+                    return Ok(Handover::Foreign);
+                }
+                CallOwner::Live { owner, .. } => owner,
                 CallOwner::Ended => return Ok(Handover::Ended),
                 CallOwner::Unknown => return Ok(Handover::Unknown),
             };
@@ -213,16 +228,17 @@ impl Store {
             });
         }
         let row = sqlx::query(
-            "WITH c AS (SELECT owner, ended FROM live_calls WHERE token = $1), \
+            "WITH c AS (SELECT owner, ended, server_call_id FROM live_calls WHERE token = $1), \
              ins AS (INSERT INTO call_inbox (token, event_id, at_us, body) \
-               SELECT $1, $2, $3, $4 FROM c WHERE c.ended = 0 \
+               SELECT $1, $2, $3, $4 FROM c WHERE c.ended = 0 AND ($5 = '' OR c.server_call_id = $5) \
                ON CONFLICT (token, event_id) DO NOTHING RETURNING 1) \
-             SELECT c.owner, c.ended, (SELECT COUNT(*) FROM ins) AS inserted FROM c",
+             SELECT c.owner, c.ended, c.server_call_id, (SELECT COUNT(*) FROM ins) AS inserted FROM c",
         )
         .bind(token)
         .bind(event.id)
         .bind(event.at_us)
         .bind(event.body)
+        .bind(server_call_id.unwrap_or_default())
         .fetch_optional(self.pool())
         .await?;
         let Some(row) = row else {
@@ -230,6 +246,9 @@ impl Store {
         };
         if row.try_get::<i64, _>("ended")? != 0 {
             return Ok(Handover::Ended);
+        }
+        if foreign(&row.try_get::<String, _>("server_call_id")?) {
+            return Ok(Handover::Foreign);
         }
         if row.try_get::<i64, _>("inserted")? == 0 {
             return Ok(Handover::Duplicate);
