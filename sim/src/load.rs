@@ -180,7 +180,6 @@ pub async fn run(sim: &Arc<Sim>, plan: &LoadPlan) -> anyhow::Result<LoadReport> 
     let seconds = started.elapsed().as_secs_f64();
 
     let world = sim.world();
-    let mut latencies = Vec::new();
     let mut by_script: BTreeMap<String, Vec<f64>> = BTreeMap::new();
     let mut failures_by_script: BTreeMap<String, usize> = BTreeMap::new();
     let (mut completed, mut passed, mut operations) = (0, 0, 0);
@@ -203,12 +202,10 @@ pub async fn run(sim: &Arc<Sim>, plan: &LoadPlan) -> anyhow::Result<LoadReport> 
         }
         let script = world.scripts.get(id);
         let name = script.map(|s| s.name.clone()).unwrap_or_default();
-        let call_latencies = event_to_request(timeline);
         by_script
             .entry(name.clone())
             .or_default()
-            .extend(&call_latencies);
-        latencies.extend(call_latencies);
+            .extend(event_to_request(timeline));
         let expected = script.map(|s| s.expect.clone()).unwrap_or_default();
         let ended = ended(timeline);
         let made = made(timeline);
@@ -242,7 +239,7 @@ pub async fn run(sim: &Arc<Sim>, plan: &LoadPlan) -> anyhow::Result<LoadReport> 
         replayed_requests: replayed,
         seconds,
         operations_per_second: operations as f64 / seconds,
-        event_to_request: Latency::of(latencies),
+        event_to_request: Latency::of(by_script.values().flatten().copied().collect()),
         event_to_request_by_script: by_script
             .iter()
             .map(|(name, samples)| (name.clone(), Latency::of(samples.clone())))

@@ -107,7 +107,7 @@ impl Waker {
 
     /// Queues a wake-up for replica `owner`, with the event when it fits.
     pub fn wake(&self, owner: &str, token: &str, event: Option<&str>) {
-        let event = event.filter(|e| e.len() + token.len() + 16 < MAX_NOTIFY_PAYLOAD);
+        let event = event.filter(|_| WakeUp { token, event }.encoded_len() < MAX_NOTIFY_PAYLOAD);
         // The task ends only with the last sender: it is alive.
         let _ = self.tx.send(Pending {
             owner: owner.to_owned(),

@@ -369,6 +369,16 @@ impl std::ops::Deref for Stack {
     }
 }
 
+/// The sum of a metric's samples (every label set) in Prometheus text.
+#[must_use]
+pub fn metric_sum(metrics: &str, name: &str) -> f64 {
+    metrics
+        .lines()
+        .filter(|l| l.starts_with(name) && !l.starts_with('#'))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
+}
+
 impl Stack {
     /// The first host's `/metrics` text.
     pub async fn metrics(&self) -> anyhow::Result<String> {

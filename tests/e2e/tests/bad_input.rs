@@ -9,7 +9,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use rand::SeedableRng;
 use serde_json::{Value, json};
-use switchboard_e2e::{Stack, StackBuilder, ivr_script};
+use switchboard_e2e::{Stack, StackBuilder, ivr_script, metric_sum};
 use switchboard_sim::jwt::{ISSUER, TokenSigner};
 
 struct Case {
@@ -306,15 +306,6 @@ fn cases(stack: &Stack) -> Vec<Case> {
     list
 }
 
-/// The sum of a metric's samples in Prometheus text.
-fn total(metrics: &str, name: &str) -> f64 {
-    metrics
-        .lines()
-        .filter(|l| l.starts_with(name) && !l.starts_with('#'))
-        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
-        .sum()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_bad_input_gets_a_4xx_with_a_message_and_changes_nothing() {
     let stack = StackBuilder::ivr()
@@ -365,8 +356,8 @@ async fn every_bad_input_gets_a_4xx_with_a_message_and_changes_nothing() {
         "switchboard_fallbacks_total",
     ] {
         assert_eq!(
-            total(&before, metric),
-            total(&after, metric),
+            metric_sum(&before, metric),
+            metric_sum(&after, metric),
             "{metric} moved"
         );
     }

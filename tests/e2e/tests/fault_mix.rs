@@ -14,17 +14,12 @@
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use switchboard_e2e::{StackBuilder, ivr_script};
+use switchboard_e2e::{StackBuilder, ivr_script, metric_sum};
 use switchboard_sim::load::{LoadPlan, run};
 
 /// A counter's value in Prometheus text, summed over its label sets.
 fn counter(metrics: &str, name: &str) -> u64 {
-    metrics
-        .lines()
-        .filter(|l| l.starts_with(name) && !l.starts_with('#'))
-        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
-        .map(|v| v as u64)
-        .sum()
+    metric_sum(metrics, name) as u64
 }
 
 /// The mix: (what, rule).

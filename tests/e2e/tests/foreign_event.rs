@@ -60,13 +60,14 @@ async fn an_event_about_another_call_under_a_calls_token_is_refused() {
         }])
     };
     let token = stack.sim.sim.signer.token(SystemTime::now());
-    let response = reqwest::Client::new()
-        .post(format!("http://{}{path}", stack.host))
-        .header("authorization", format!("Bearer {token}"))
-        .json(&event(&b))
-        .send()
-        .await
-        .expect("post");
+    let http = reqwest::Client::new();
+    let post = |body: serde_json::Value| {
+        http.post(format!("http://{}{path}", stack.host))
+            .header("authorization", format!("Bearer {token}"))
+            .json(&body)
+            .send()
+    };
+    let response = post(event(&b)).await.expect("post");
     assert_eq!(response.status(), 400);
     let message = response.text().await.unwrap_or_default();
     assert!(message.contains("serverCallId"), "{message}");
@@ -79,13 +80,7 @@ async fn an_event_about_another_call_under_a_calls_token_is_refused() {
         );
     }
     // The same event naming its own call is taken: the check is what refused it.
-    let own = reqwest::Client::new()
-        .post(format!("http://{}{path}", stack.host))
-        .header("authorization", format!("Bearer {token}"))
-        .json(&event(&a))
-        .send()
-        .await
-        .expect("post");
+    let own = post(event(&a)).await.expect("post");
     assert_eq!(
         own.status(),
         200,
