@@ -62,17 +62,30 @@ pub fn check(
         _ => {}
     }
     for target in targets(&request.action) {
-        if let CommunicationIdentifier::PhoneNumber(number) = target
+        if let Some(number) = phone_number(target)
             && !allow.phone_prefixes.is_empty()
             && !allow
                 .phone_prefixes
                 .iter()
                 .any(|p| number.starts_with(p.as_str()))
         {
-            return Err(Refusal::TargetNotAllowed(number.clone()));
+            return Err(Refusal::TargetNotAllowed(number.to_owned()));
         }
     }
     Ok(())
+}
+
+/// The phone number an identifier reaches. The service takes a raw id `4:<number>` as
+/// a phone number whatever variant carries it, so a raw (or mislabelled ACS user) id
+/// must not be a way around the tenant's prefixes.
+fn phone_number(id: &CommunicationIdentifier) -> Option<&str> {
+    match id {
+        CommunicationIdentifier::PhoneNumber(number) => Some(number),
+        CommunicationIdentifier::Raw(raw) | CommunicationIdentifier::AcsUser(raw) => {
+            raw.strip_prefix("4:")
+        }
+        CommunicationIdentifier::TeamsUser(_) => None,
+    }
 }
 
 /// The parties an action reaches out to.
@@ -192,6 +205,21 @@ mod tests {
             ),
             Err(Refusal::TargetNotAllowed("+449001234567".into()))
         );
+        // The same number as a raw id (the service's `4:` phone prefix) is refused too.
+        for raw in [
+            CommunicationIdentifier::Raw("4:+449001234567".into()),
+            CommunicationIdentifier::AcsUser("4:+449001234567".into()),
+        ] {
+            let mut sneaky = transfer("+15550001111");
+            let Action::Transfer(t) = &mut sneaky.action else {
+                unreachable!()
+            };
+            t.target = raw;
+            assert_eq!(
+                check(&sneaky, &event, CallState::Connected, &allow),
+                Err(Refusal::TargetNotAllowed("+449001234567".into()))
+            );
+        }
         let call = request(Action::CreateCall(CreateCall {
             targets: vec![CommunicationIdentifier::PhoneNumber("+15550002222".into())],
             source_caller_id_number: None,

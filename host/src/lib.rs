@@ -17,6 +17,8 @@
 //!   limits, typed outcomes.
 //! - [`ingress`]: what comes in from the service: Event Grid and callback endpoints,
 //!   callback authentication (JWT).
+//! - [`invariants`]: what must hold for any input at the edges (the fuzz targets'
+//!   checks, replayed as regression tests).
 //! - [`directory`]: who answers a call (config tenants, then store routes), pinned to
 //!   the plugin version active when it rang.
 //! - [`executor`]: per-call workers: events in order, plugin decisions, actions out,
@@ -45,6 +47,7 @@ pub mod describe;
 pub mod directory;
 pub mod executor;
 pub mod ingress;
+pub mod invariants;
 pub mod metrics;
 pub mod native;
 pub mod replica;

@@ -59,6 +59,72 @@ fn infinite_loop_is_stopped_by_the_deadline() {
     assert_good_plugin_unaffected(&runtime);
 }
 
+/// A guest that waits (in WASI, running no Wasm) is not reached by epoch
+/// interruption; the host's `poll` ends the wait at the deadline instead.
+fn assert_sleep_stopped(hostile: &Plugin, limits: &Limits) {
+    let run = invoke(hostile, "sleep", limits);
+    assert_eq!(run.outcome, Outcome::DeadlineExceeded(limits.deadline()));
+    assert!(
+        run.elapsed >= limits.deadline(),
+        "stopped early: {:?}",
+        run.elapsed
+    );
+    assert!(
+        run.elapsed < Duration::from_secs(2),
+        "not stopped: {:?}",
+        run.elapsed
+    );
+}
+
+#[test]
+fn a_guest_that_sleeps_is_stopped_by_the_deadline() {
+    let runtime = support::runtime();
+    let hostile = support::load(&runtime, "hostile_guest");
+    let limits = Limits {
+        deadline_ms: 30,
+        ..Limits::default()
+    };
+    assert_sleep_stopped(&hostile, &limits);
+    // A session's next invocation gets its whole time again, and uses a new instance.
+    let mut session = hostile.session(&limits);
+    for _ in 0..2 {
+        let run = session.invoke(&scenario::incoming_call(), &with_mode("sleep"));
+        assert_eq!(run.outcome, Outcome::DeadlineExceeded(limits.deadline()));
+        assert!(run.elapsed >= limits.deadline(), "{:?}", run.elapsed);
+    }
+    let run = session.invoke(&scenario::incoming_call(), &with_mode("ok"));
+    assert!(
+        matches!(run.outcome, Outcome::Decision(_)),
+        "{}",
+        run.outcome
+    );
+    assert_good_plugin_unaffected(&runtime);
+}
+
+/// The executor invokes plugins from inside its Tokio runtime (`block_in_place` and
+/// `spawn_blocking`); the bounded wait must work there too.
+#[test]
+fn a_sleeping_guest_is_stopped_inside_the_async_runtime() {
+    let runtime = support::runtime();
+    let hostile = support::load(&runtime, "hostile_guest");
+    let limits = Limits {
+        deadline_ms: 30,
+        ..Limits::default()
+    };
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("tokio");
+    rt.block_on(async {
+        tokio::task::block_in_place(|| assert_sleep_stopped(&hostile, &limits));
+        let (plugin, l) = (hostile.clone(), limits);
+        tokio::task::spawn_blocking(move || assert_sleep_stopped(&plugin, &l))
+            .await
+            .expect("blocking task");
+    });
+}
+
 #[test]
 fn a_shorter_deadline_is_honoured() {
     let runtime = support::runtime();
@@ -81,6 +147,9 @@ fn memory_bomb_hits_the_memory_limit() {
     let hostile = support::load(&runtime, "hostile_guest");
     let limits = Limits {
         memory_bytes: 16 << 20,
+        // Time enough to fault in 16 MiB on a cold, busy machine: the memory limit,
+        // not the deadline, must stop it.
+        deadline_ms: 2_000,
         ..Limits::default()
     };
     let run = invoke(&hostile, "memory", &limits);

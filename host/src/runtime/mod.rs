@@ -2,8 +2,8 @@
 //! instance for every event.
 //!
 //! - [`Runtime`] owns the engine (pooling allocator, copy-on-write memory images,
-//!   epoch interruption), the linker (WASI granting nothing, plus `log`) and the
-//!   epoch ticker thread.
+//!   epoch interruption), the linker (WASI granting nothing, its waits cut off at the
+//!   deadline, plus `log`) and the epoch ticker thread.
 //! - [`Plugin`] is a loaded component checked against the `call-policy` world, held as
 //!   an `InstancePre` so invoking it only instantiates.
 //! - [`Plugin::invoke`] runs one event under [`Limits`] and reports an [`Outcome`].
@@ -14,6 +14,7 @@
 mod cache;
 mod limits;
 mod outcome;
+mod poll;
 mod sandbox;
 pub mod validate;
 
@@ -112,6 +113,7 @@ impl Runtime {
         let engine = Engine::new(&engine_config(&config)).map_err(LoadError::Compile)?;
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(LoadError::Imports)?;
+        poll::add_to_linker(&mut linker).map_err(LoadError::Imports)?;
         CallPolicy::add_to_linker::<_, HasSelf<Sandbox>>(&mut linker, |s| s)
             .map_err(LoadError::Imports)?;
         let cache = config
@@ -331,7 +333,7 @@ impl Session {
         let limits = &self.limits;
         let trapped = result.is_err();
         let outcome = match result {
-            Ok(Ok(decision)) => check_output(decision, limits),
+            Ok(Ok(decision)) => check_decision(decision, limits),
             Ok(Err(error)) => Outcome::PluginError(error),
             Err(error) => classify_failure(&error, self.store.data(), limits, fuel),
         };
@@ -354,6 +356,7 @@ impl Session {
 
     /// Sets the deadline (and fuel) for the next invocation; returns the fuel given.
     fn arm(&mut self) -> u64 {
+        self.store.data_mut().deadline = Instant::now() + self.limits.deadline();
         let tick = self.plugin.epoch_tick.as_nanos().max(1);
         let ticks = self.limits.deadline().as_nanos().div_ceil(tick);
         // One extra tick: the first may come at once, so `n + 1` ticks wait at least `n`.
@@ -402,7 +405,10 @@ fn classify_failure(
     }
 }
 
-fn check_output(decision: Decision, limits: &Limits) -> Outcome {
+/// A decision as the host takes it: within the limits on actions, state and output,
+/// or the `InvalidOutput` that names the limit it broke.
+#[must_use]
+pub fn check_decision(decision: Decision, limits: &Limits) -> Outcome {
     let count = decision.actions.len();
     if count > limits.max_actions {
         return Outcome::InvalidOutput(InvalidOutput::TooManyActions {

@@ -3,8 +3,11 @@
 //! A plugin reaches `log` and a WASI context that grants nothing (no preopened
 //! directories, no environment, no arguments, no sockets, no name lookup; stdio goes
 //! nowhere). Python and JavaScript components import WASI even when they never use
-//! it, so WASI is linked, but empty. The guard enforces memory/table/instance limits
-//! and remembers which one was hit, so a trap can be told apart from a limit.
+//! it, so WASI is linked, but empty; its waits end at the invocation's deadline
+//! (see `poll`). The guard enforces memory/table/instance limits and remembers which
+//! one was hit, so a trap can be told apart from a limit.
+
+use std::time::Instant;
 
 use wasmtime::ResourceLimiter;
 use wasmtime::component::ResourceTable;
@@ -20,6 +23,8 @@ pub struct Sandbox {
     table: ResourceTable,
     pub(super) guard: Guard,
     pub(super) log: LogBuffer,
+    /// When the current invocation must end: WASI waits are cut off here.
+    pub(super) deadline: Instant,
 }
 
 impl std::fmt::Debug for Sandbox {
@@ -45,7 +50,12 @@ impl Sandbox {
                 peak_memory: 0,
             },
             log: LogBuffer::new(limits.max_log_bytes),
+            deadline: Instant::now() + limits.deadline(),
         }
+    }
+
+    pub(super) fn table_mut(&mut self) -> &mut ResourceTable {
+        &mut self.table
     }
 }
 

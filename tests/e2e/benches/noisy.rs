@@ -1,11 +1,13 @@
 //! `cargo bench -p switchboard-e2e --bench noisy`: noisy neighbours (issue #8). One
-//! host, the IVR tenant (good) and six hostile tenants whose plugins loop forever,
-//! bomb memory, overflow the stack, panic, return 10,000 actions or 512 KiB of
-//! output. Two load runs in the same process, the same good calls in each: good
-//! calls only, then good calls with hostile ones as 10 % of the traffic. Reported: the
-//! good calls' event → next request latency (p50, p99) in each run and their ratio,
-//! failed good calls, and hostile calls that did not get their fallback (a rejected
-//! call).
+//! host, the IVR tenant (good) and eight hostile tenants whose plugins loop forever,
+//! sleep for an hour, bomb memory, overflow the stack, panic, return 10,000 actions
+//! or 512 KiB of output, or flood the log (100 KiB per event). Two load runs in the
+//! same process, the same good calls in each: good calls only, then good calls with
+//! hostile ones as 10 % of the traffic. Reported: the good calls' event → next request
+//! latency (p50, p99) in each run and their ratio, failed good calls, and hostile
+//! calls that did not end as they must: rejected by the fallback, or for the log
+//! flood (whose decisions are valid; its log is cut at the limit) answered and ended
+//! by the plugin.
 //!
 //! Without `--bench` (as `cargo test --all-targets` runs it), a short run that checks
 //! the counts only. Prints a Markdown table; with `BENCH_OUT=dir` also writes it to
@@ -17,24 +19,34 @@ use switchboard_e2e::{StackBuilder, TenantSpec, ivr_script};
 use switchboard_sim::load::{Latency, LoadPlan, LoadReport};
 use switchboard_sim::script::Caller;
 
-const HOSTILE: [&str; 6] = ["loop", "memory", "stack", "panic", "actions", "output"];
+/// Hostile modes of `tests/guests/hostile`, each with the requests its call must see.
+const HOSTILE: [(&str, &str); 8] = [
+    ("loop", "RejectCall"),
+    ("sleep", "RejectCall"),
+    ("memory", "RejectCall"),
+    ("stack", "RejectCall"),
+    ("panic", "RejectCall"),
+    ("actions", "RejectCall"),
+    ("output", "RejectCall"),
+    ("logs", "AnswerCall\", \"TerminateCall"),
+];
 const GOOD: [&str; 4] = ["press-2-then-3", "silent", "press-1", "agent-busy"];
 
 fn hostile_number(i: usize) -> String {
     format!("+1800555020{i}")
 }
 
-/// A caller that rings hostile tenant `i`: its plugin fails on the IncomingCall, so
-/// the fallback rejects the call.
+/// A caller that rings hostile tenant `i`. Most fail on the IncomingCall, so the
+/// fallback rejects the call.
 fn hostile_caller(i: usize) -> Caller {
+    let (mode, expect) = HOSTILE[i];
     toml::from_str(&format!(
         r#"
         name = "hostile-{mode}"
         from = "+1425555090{i}"
         to = "{to}"
-        expect = ["RejectCall"]
+        expect = ["{expect}"]
         "#,
-        mode = HOSTILE[i],
         to = hostile_number(i),
     ))
     .expect("hostile caller")
@@ -73,7 +85,7 @@ fn main() -> anyhow::Result<()> {
         .build()?;
     rt.block_on(async {
         let mut builder = StackBuilder::ivr()?;
-        for (i, mode) in HOSTILE.iter().enumerate() {
+        for (i, (mode, _)) in HOSTILE.iter().enumerate() {
             builder = builder.tenant(TenantSpec::hostile(
                 &format!("hostile-{mode}"),
                 &hostile_number(i),
@@ -86,9 +98,9 @@ fn main() -> anyhow::Result<()> {
             .map(|name| ivr_script(name))
             .collect::<anyhow::Result<_>>()?;
         let (calls, rate) = if quick { (40, 20.0) } else { (1200, 60.0) };
-        // One mix of 60: 54 good (the four scripts in turn), 6 hostile (one of each).
+        // One mix of 80: 72 good (the four scripts in turn), 8 hostile (one of each).
         let mut mixed = Vec::new();
-        for i in 0..54 {
+        for i in 0..72 {
             mixed.push(good[i % good.len()].clone());
             if i % 9 == 8 {
                 mixed.push(hostile_caller(i / 9));
@@ -101,16 +113,16 @@ fn main() -> anyhow::Result<()> {
             timeout: Duration::from_secs(300),
         };
         // Warm-up: the hostile plugins' first instances, the IVR's.
-        switchboard_sim::load::run(&stack.sim.sim, &plan(mixed.clone(), 60)).await?;
+        switchboard_sim::load::run(&stack.sim.sim, &plan(mixed.clone(), 80)).await?;
         let alone = switchboard_sim::load::run(&stack.sim.sim, &plan(good.clone(), calls)).await?;
         // The same number of good calls, plus one hostile call in ten.
         let with_hostile =
-            switchboard_sim::load::run(&stack.sim.sim, &plan(mixed, calls * 60 / 54)).await?;
+            switchboard_sim::load::run(&stack.sim.sim, &plan(mixed, calls * 80 / 72)).await?;
         let (a, h) = (good_latency(&alone), good_latency(&with_hostile));
         let ratio = h.p99_ms / a.p99_ms;
-        let hostile_calls = with_hostile.placed * 6 / 60;
+        let hostile_calls = with_hostile.placed * 8 / 80;
         let table = format!(
-            "| run | good calls | good calls failed | good event → next request p50 / p99 | hostile calls | hostile calls without their fallback |\n\
+            "| run | good calls | good calls failed | good event → next request p50 / p99 | hostile calls | hostile calls not ending as they must |\n\
              |---|---|---|---|---|---|\n\
              | good tenants alone | {} | {} | {:.2} / {:.2} ms | – | – |\n\
              | with 10 % hostile traffic | {} | {} | {:.2} / {:.2} ms | {hostile_calls} | {} |\n\n\

@@ -5,6 +5,7 @@
 //! |---|---|---|
 //! | `ok` | answers | decision |
 //! | `loop` | spins forever | deadline exceeded |
+//! | `sleep` | sleeps an hour (waits in WASI, runs no Wasm) | deadline exceeded |
 //! | `memory` | allocates 1 MiB blocks forever | memory limit |
 //! | `stack` | recurses without end | trap |
 //! | `panic` | panics | trap |
@@ -12,7 +13,7 @@
 //! | `actions` | returns 10,000 actions | invalid output (too many actions) |
 //! | `output` | returns 8 actions of 64 KiB text | invalid output (too large) |
 //! | `state` | returns 100 KiB of state (≈200 KiB as JSON) | invalid output (state too large) |
-//! | `logs` | logs 1,000 lines of 100 bytes | decision, logs truncated |
+//! | `logs` | logs 1,000 lines of 100 bytes per event; answers, then terminates | decision, logs truncated |
 //! | `env` | reads `PATH` (set in every host process) | plugin error `denied: …` |
 //! | `file` | reads `/etc/passwd` and lists `/` | plugin error `denied: …` |
 //! | `socket` | connects to 127.0.0.1:5432 | plugin error `denied: …` |
@@ -52,6 +53,10 @@ impl Policy for Hostile {
                     n = black_box(n.wrapping_add(1));
                 }
             }
+            "sleep" => {
+                std::thread::sleep(std::time::Duration::from_secs(3600));
+                Ok(vec![act::answer()])
+            }
             "memory" => {
                 let mut blocks = Vec::new();
                 loop {
@@ -75,7 +80,12 @@ impl Policy for Hostile {
                 for i in 0..1_000 {
                     log::info(&format!("{i:04} {}", "y".repeat(95)));
                 }
-                Ok(vec![act::answer()])
+                // Otherwise a well-formed call: answered, then ended.
+                Ok(match event {
+                    Event::IncomingCall(_) => vec![act::answer()],
+                    Event::CallConnected(_) => vec![act::terminate()],
+                    _ => vec![],
+                })
             }
             "env" => Err(probe_result(
                 "env",
