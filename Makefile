@@ -9,7 +9,7 @@ CARGO ?= cargo
 GUESTS := -p switchboard-ivr -p hostile-guest
 GUEST_DIR := target/wasm32-wasip2/guest
 
-.PHONY: demo test bench reliability lint setup guests clean
+.PHONY: demo test bench reliability fuzz lint setup guests clean
 
 ## Toolchain pieces the project needs beyond a bare Rust install.
 setup: .venv/.installed sim/conformance/node_modules/.installed plugins/js/node_modules/.installed
@@ -83,8 +83,20 @@ reliability: guests
 	RELIABILITY_OUT=$(RELIABILITY_OUT) SWITCHBOARD_FAULT_MIX_CALLS=1000 $(CARGO) test -p switchboard-e2e --test fault_mix -- --nocapture
 	BENCH_OUT=$(RELIABILITY_OUT) $(CARGO) bench -p switchboard-e2e --bench noisy
 	$(CARGO) test -p switchboard-e2e --test bad_input --test durability --test shutdown --test ivr
-	$(CARGO) test -p switchboard --test sandbox --test callback_auth --test admin
+	$(CARGO) test -p switchboard --test sandbox --test callback_auth --test admin --test fuzz_regressions
+	$(MAKE) fuzz FUZZ_OUT=$(RELIABILITY_OUT)
 	python3 scripts/splice_bench.py RELIABILITY.md $(RELIABILITY_OUT)
+
+## cargo-fuzz, pinned, in the project (it runs on stable Rust with `-s none`).
+CARGO_FUZZ := $(CURDIR)/.tools/cargo-fuzz/bin/cargo-fuzz
+$(CARGO_FUZZ):
+	$(CARGO) install cargo-fuzz --version 0.13.2 --locked --root $(CURDIR)/.tools/cargo-fuzz
+
+## Every fuzz target of host/fuzz for FUZZ_SECONDS (scripts/fuzz.sh says what to do
+## with a crash). `make test` replays the seeds and regressions.
+FUZZ_SECONDS ?= 60
+fuzz: $(CARGO_FUZZ)
+	FUZZ_SECONDS=$(FUZZ_SECONDS) OUT=$(FUZZ_OUT) scripts/fuzz.sh $(CARGO_FUZZ)
 
 lint: setup
 	$(CARGO) fmt --all -- --check
