@@ -444,6 +444,165 @@ async fn every_documented_route_needs_a_key_and_bad_uploads_name_their_check() {
     assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{body}");
 }
 
+impl Host {
+    /// Sends raw bytes with a content type; the status and the error's message.
+    async fn raw(
+        &self,
+        method: Method,
+        path: &str,
+        token: &str,
+        content_type: &str,
+        body: Vec<u8>,
+    ) -> (StatusCode, String) {
+        let response = self
+            .http
+            .request(method, format!("{}{path}", self.base))
+            .bearer_auth(token)
+            .header("content-type", content_type)
+            .body(body)
+            .send()
+            .await
+            .expect("request");
+        let status = response.status();
+        let body: Value = response.json().await.unwrap_or(Value::Null);
+        (
+            status,
+            body["error"]["message"].as_str().unwrap_or("").to_owned(),
+        )
+    }
+
+    /// What the admin API shows of the tenant: compared before and after bad input.
+    async fn snapshot(&self, tenant: &str) -> Vec<Value> {
+        let mut seen = Vec::new();
+        for path in ["", "/keys", "/plugins", "/routes", "/calls"] {
+            let (status, body) = self
+                .call(
+                    Method::GET,
+                    &format!("/v1/tenants/{tenant}{path}"),
+                    Some(OPERATOR),
+                    None,
+                )
+                .await;
+            assert_eq!(status, StatusCode::OK, "{path}: {body}");
+            seen.push(body);
+        }
+        seen.push(
+            self.call(Method::GET, "/v1/tenants", Some(OPERATOR), None)
+                .await
+                .1,
+        );
+        seen
+    }
+}
+
+/// Every route that takes a JSON body, with bodies that are not JSON, not declared
+/// as JSON, of the wrong shape, with unknown fields, nested too deep or too large:
+/// each gets its 4xx with a message, and nothing the API shows has changed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_payloads_on_every_json_route_change_nothing() {
+    let host = host().await;
+    let acme = host.tenant("acme").await;
+    let (status, _) = host
+        .upload(
+            "acme",
+            "ivr",
+            &acme,
+            support::guest_bytes("switchboard_ivr"),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let before = host.snapshot("acme").await;
+    let json_routes: Vec<(Method, &str)> = ROUTES
+        .iter()
+        .filter(|(method, path, access, _)| {
+            matches!(*method, "post" | "put")
+                && *access != Access::Public
+                && [
+                    "/v1/tenants",
+                    "/v1/tenants/{tenant}/limits",
+                    "/v1/tenants/{tenant}/config",
+                    "/v1/tenants/{tenant}/secrets",
+                    "/v1/tenants/{tenant}/plugins/{plugin}/activate",
+                    "/v1/tenants/{tenant}/routes",
+                ]
+                .contains(path)
+        })
+        .map(|(method, path, _, _)| {
+            (
+                Method::from_bytes(method.to_uppercase().as_bytes()).expect("method"),
+                *path,
+            )
+        })
+        .collect();
+    assert_eq!(json_routes.len(), 6, "a JSON route is missing from ROUTES");
+    let deep = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
+    let huge = format!("{{\"id\": \"{}\"}}", "x".repeat(3 << 20));
+    let cases: [(&str, &str, Vec<u8>, StatusCode, &str); 6] = [
+        (
+            "not JSON",
+            "application/json",
+            b"{nope".to_vec(),
+            StatusCode::BAD_REQUEST,
+            "key must be a string",
+        ),
+        (
+            "no JSON content type",
+            "text/plain",
+            b"{}".to_vec(),
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "Content-Type",
+        ),
+        (
+            "the wrong shape",
+            "application/json",
+            b"[1, 2, 3]".to_vec(),
+            StatusCode::BAD_REQUEST,
+            "must be a JSON object",
+        ),
+        // A field no route takes (a number, which the free maps of config and
+        // secrets refuse as a value).
+        (
+            "an unknown field",
+            "application/json",
+            br#"{"surprise": 1}"#.to_vec(),
+            StatusCode::BAD_REQUEST,
+            "surprise",
+        ),
+        (
+            "nesting 100,000 deep",
+            "application/json",
+            deep.into_bytes(),
+            StatusCode::BAD_REQUEST,
+            "recursion limit",
+        ),
+        (
+            "3 MiB",
+            "application/json",
+            huge.into_bytes(),
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "length limit",
+        ),
+    ];
+    for (method, path) in &json_routes {
+        let path = concrete(path, "acme");
+        for (what, content_type, body, expected, names) in &cases {
+            let (status, message) = host
+                .raw(method.clone(), &path, OPERATOR, content_type, body.clone())
+                .await;
+            assert_eq!(status, *expected, "{method} {path} with {what}: {message}");
+            assert!(
+                message.contains(names),
+                "{method} {path} with {what}: the message {message:?} does not say {names:?}"
+            );
+        }
+    }
+    assert_eq!(
+        host.snapshot("acme").await,
+        before,
+        "bad input changed something"
+    );
+}
+
 /// The smallest component: no exports, so not the call-policy world.
 fn wasi_only_component() -> Vec<u8> {
     // `(component)` in the binary format: magic, component version 0x0d, layer 1.

@@ -12,7 +12,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post, put};
 use axum::{Json, Router};
 use serde::Deserialize;
-use serde_json::json;
+use serde::de::DeserializeOwned;
+use serde_json::{Value, json};
 
 use super::{Admin, ApiError, Caller, Scoped, openapi};
 use crate::contract::ConfigEntry;
@@ -65,9 +66,39 @@ pub fn router(admin: Arc<Admin>) -> Router {
         .with_state(admin)
 }
 
-fn json_body<T>(body: Result<Json<T>, JsonRejection>) -> Result<T, ApiError> {
-    body.map(|Json(value)| value)
-        .map_err(|rejection| ApiError::invalid(rejection.body_text()))
+/// A JSON body as `T`, or why not: 415 without a JSON content type, 413 past the body
+/// limit, 400 for bad syntax or the wrong shape, with the path of the field at fault.
+/// Only an object (or `null`) is taken: serde would also fill a record from an array,
+/// by position (`[1, 2, 3]` as limits), which no client means.
+fn json_body<T: DeserializeOwned>(body: Result<Json<Value>, JsonRejection>) -> Result<T, ApiError> {
+    let Json(value) = body.map_err(|rejection| match rejection.status() {
+        status @ StatusCode::UNSUPPORTED_MEDIA_TYPE => {
+            ApiError::new(status, "unsupported-media-type", rejection.body_text())
+        }
+        status @ StatusCode::PAYLOAD_TOO_LARGE => {
+            ApiError::new(status, "too-large", rejection.body_text())
+        }
+        _ => ApiError::invalid(rejection.body_text()),
+    })?;
+    if !(value.is_object() || value.is_null()) {
+        return Err(ApiError::invalid(format!(
+            "the body must be a JSON object, not {}",
+            match value {
+                Value::Array(_) => "an array",
+                Value::String(_) => "a string",
+                Value::Number(_) => "a number",
+                _ => "a boolean",
+            }
+        )));
+    }
+    serde_path_to_error::deserialize(value).map_err(|error| {
+        let path = error.path().to_string();
+        ApiError::invalid(if path == "." {
+            format!("the body does not fit: {}", error.inner())
+        } else {
+            format!("`{path}`: {}", error.inner())
+        })
+    })
 }
 
 fn ok(value: impl serde::Serialize) -> Answer {
@@ -89,10 +120,10 @@ struct NewTenant {
 async fn create_tenant(
     State(admin): State<Arc<Admin>>,
     caller: Caller,
-    body: Result<Json<NewTenant>, JsonRejection>,
+    body: Result<Json<Value>, JsonRejection>,
 ) -> Answer {
     caller.operator()?;
-    let new = json_body(body)?;
+    let new: NewTenant = json_body(body)?;
     let name = new.name.unwrap_or_else(|| new.id.clone());
     created(admin.store.create_tenant(&new.id, &name).await?)
 }
@@ -125,10 +156,10 @@ async fn enable_tenant(State(admin): State<Arc<Admin>>, scope: Scoped) -> Answer
 async fn set_limits(
     State(admin): State<Arc<Admin>>,
     scope: Scoped,
-    body: Result<Json<Option<Limits>>, JsonRejection>,
+    body: Result<Json<Value>, JsonRejection>,
 ) -> Answer {
     scope.caller.operator()?;
-    let limits = json_body(body)?;
+    let limits: Option<Limits> = json_body(body)?;
     if let Some(limits) = &limits {
         admin
             .ceilings
@@ -144,9 +175,9 @@ async fn set_limits(
 async fn set_config(
     State(admin): State<Arc<Admin>>,
     scope: Scoped,
-    body: Result<Json<BTreeMap<String, String>>, JsonRejection>,
+    body: Result<Json<Value>, JsonRejection>,
 ) -> Answer {
-    let config = json_body(body)?;
+    let config: BTreeMap<String, String> = json_body(body)?;
     ok(admin
         .store
         .set_tenant_config(&scope.tenant, &config)
@@ -157,9 +188,9 @@ async fn set_config(
 async fn set_secrets(
     State(admin): State<Arc<Admin>>,
     scope: Scoped,
-    body: Result<Json<BTreeMap<String, String>>, JsonRejection>,
+    body: Result<Json<Value>, JsonRejection>,
 ) -> Answer {
-    let secrets = json_body(body)?;
+    let secrets: BTreeMap<String, String> = json_body(body)?;
     ok(admin
         .store
         .set_tenant_secrets(&scope.tenant, &secrets)
@@ -236,7 +267,7 @@ struct Activate {
 async fn activate(
     State(admin): State<Arc<Admin>>,
     scope: Scoped,
-    body: Result<Json<Activate>, JsonRejection>,
+    body: Result<Json<Value>, JsonRejection>,
 ) -> Answer {
     let Activate { sha256 } = json_body(body)?;
     ok(admin
@@ -262,9 +293,9 @@ struct NewRoute {
 async fn add_route(
     State(admin): State<Arc<Admin>>,
     scope: Scoped,
-    body: Result<Json<NewRoute>, JsonRejection>,
+    body: Result<Json<Value>, JsonRejection>,
 ) -> Answer {
-    let route = json_body(body)?;
+    let route: NewRoute = json_body(body)?;
     created(
         admin
             .store
