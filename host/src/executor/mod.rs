@@ -37,8 +37,8 @@ use crate::contract::{ConfigEntry, Event};
 use crate::dedupe::Window;
 use crate::metrics;
 use crate::runtime::{Limits, Plugin};
-use crate::store::Store;
 use crate::store::live::{ClaimedCall, Handover, InboxEvent, NewLiveCall};
+use crate::store::{Backend, Store};
 
 /// How deep `action-failed` events may chain (a plugin answering a failure with an
 /// action that fails again).
@@ -380,7 +380,16 @@ impl Executor {
         ::metrics::histogram!(metrics::STORE_SECONDS, "op" => "inbox")
             .record(started.elapsed().as_secs_f64());
         match pushed {
-            Ok(true) => send(&tx, event),
+            Ok(true) => {
+                if durable.store.backend() == Backend::Postgres {
+                    // An earlier event of this call may have reached another replica,
+                    // which put it in the inbox and answered 200 before the service
+                    // sent this one; its wake-up may still be on its way. Take it
+                    // first, so the call sees its events in the order they were sent.
+                    self.wake(token).await;
+                }
+                send(&tx, event)
+            }
             // Taken before (by this replica before a restart).
             Ok(false) => duplicate(&event),
             Err(e) => {

@@ -1,7 +1,12 @@
 //! Calls outlive their host. A host killed with `kill -9` mid-call and started again
 //! continues its calls from the store (SQLite): every call ends as its script expects
 //! and no operation takes effect twice. Three replicas on one PostgreSQL, callbacks
-//! spread over all of them: each event is handled once, in the order sent.
+//! spread over all of them: each event is handled once, in the order sent; and when
+//! one of three replica processes is killed under load, the other two carry its
+//! calls to their end.
+//!
+//! `SWITCHBOARD_KILL_CALLS_PER_SCRIPT` (default 2) sets the load of the kill tests:
+//! calls placed per `ivr.md` script, all at once (`make reliability` places 10).
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -52,8 +57,9 @@ fn assert_all_pass(report: &Value) {
 /// id: the restarted host cannot know whether the service got it, tells the policy its
 /// outcome is unknown, and the reference IVR offers the menu again; so media
 /// operations may run once more than the script says, and nothing else may.
-fn assert_all_pass_after_kill(report: &Value) {
+fn assert_all_pass_after_kill(report: &Value) -> usize {
     const MEDIA: [&str; 2] = ["Recognize", "Play"];
+    let mut media_again = 0;
     let without_media = |ops: &Value| -> Vec<String> {
         ops.as_array()
             .into_iter()
@@ -77,7 +83,160 @@ fn assert_all_pass_after_kill(report: &Value) {
             "{}: a media operation caught in flight by the kill ran again: {}",
             call["script"], call["made"]
         );
+        media_again += 1;
     }
+    media_again
+}
+
+/// One row of RELIABILITY.md §3 (`RELIABILITY_OUT=dir`: written to `dir/NAME.md`).
+fn report_kill(
+    name: &str,
+    what: &str,
+    total: usize,
+    in_flight: usize,
+    held: f64,
+    media_again: usize,
+    resumed: f64,
+) {
+    let row = format!(
+        "| {what} | {total} | {in_flight} | {held} | {total} | 0 | {media_again} | {resumed} |\n"
+    );
+    eprintln!("{row}");
+    if let Ok(dir) = std::env::var("RELIABILITY_OUT") {
+        std::fs::create_dir_all(&dir).expect("RELIABILITY_OUT");
+        std::fs::write(format!("{dir}/{name}.md"), row).expect("write");
+    }
+}
+
+/// Places every `ivr.md` script `SWITCHBOARD_KILL_CALLS_PER_SCRIPT` times; the calls.
+async fn place_load(sim: &SimClient) -> usize {
+    let per_script: usize = std::env::var("SWITCHBOARD_KILL_CALLS_PER_SCRIPT")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(2);
+    let scripts = ivr_scripts().expect("scripts");
+    for _ in 0..per_script {
+        for caller in &scripts {
+            sim.place(caller).await.expect("place");
+        }
+    }
+    scripts.len() * per_script
+}
+
+/// Waits until half the calls are answered while most are still in progress (the
+/// scripts must be slow enough for that).
+async fn wait_until_half_answered(sim: &SimClient, total: usize) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let (_, answered, ended) = progress(sim).await;
+        assert!(
+            ended < total / 2,
+            "{ended} of {total} calls ended before the kill: slow the scripts down"
+        );
+        if answered >= total / 2 {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "calls were not answered"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+/// A metric's value (summed over its labels) in a host's `/metrics`.
+async fn counter(host: &HostProcess, name: &str) -> f64 {
+    let metrics = reqwest::get(format!("http://{}/metrics", host.addr))
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("metrics text");
+    switchboard_e2e::metric_sum(&metrics, name)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_of_three_replica_processes_killed_under_load_the_others_finish_its_calls() {
+    let schema = match ScratchSchema::create(LOCAL_POSTGRES, "sb_kill").await {
+        Ok(schema) => schema,
+        Err(e) => {
+            eprintln!("SKIPPED: no PostgreSQL at {LOCAL_POSTGRES}: {e}");
+            return;
+        }
+    };
+    let mut builder = StackBuilder::ivr().expect("ivr");
+    builder.sim.time_scale = 10.0;
+    builder.sim.callback_attempts = 60;
+    // A short lease: the survivors take the dead replica's calls within 1.5 s.
+    let builder = builder.host_toml(&format!(
+        "[server]\ncall_lease_ms = 1500\nshutdown_grace_seconds = 1\n[store]\nurl = \"{}\"",
+        schema.url
+    ));
+    let (sim, dir, _temp) = builder.start_sim().await.expect("simulator");
+    let base: toml::Table =
+        toml::from_str(&builder.settings_toml(&sim.sim, &dir).expect("settings")).expect("toml");
+    let exe = Path::new(env!("CARGO_BIN_EXE_e2e-host"));
+    let mut replicas = Vec::new();
+    for name in ["r1", "r2", "r3"] {
+        let mut doc = base.clone();
+        doc["server"]
+            .as_table_mut()
+            .expect("[server]")
+            .insert("replica".into(), name.into());
+        let settings = dir.join(format!("{name}.toml"));
+        std::fs::write(&settings, toml::to_string(&doc).expect("toml")).expect("write");
+        replicas.push(HostProcess::spawn(exe, &settings).await.expect("replica"));
+    }
+    sim.subscribe(replicas[0].addr).await.expect("subscribe");
+    let origins: Vec<String> = replicas
+        .iter()
+        .map(|r| format!("http://{}", r.addr))
+        .collect();
+    sim.sim_put(
+        "callback-spread",
+        &serde_json::json!({ "origins": origins }),
+    )
+    .await
+    .expect("spread");
+
+    let total = place_load(&sim).await;
+    wait_until_half_answered(&sim, total).await;
+    // Kill the replica holding the most calls (which one takes a call is a race).
+    let mut taken = Vec::new();
+    for replica in &replicas {
+        taken.push(counter(replica, "switchboard_active_calls").await);
+    }
+    let victim = (0..3)
+        .max_by(|a, b| taken[*a].total_cmp(&taken[*b]))
+        .expect("three");
+    assert!(taken[victim] >= 1.0, "no replica holds a call: {taken:?}");
+    let killed = replicas.remove(victim);
+    killed.kill().await.expect("kill -9");
+    let (_, _, ended) = progress(&sim).await;
+
+    let report = sim.report_when_ended(total).await.expect("report");
+    let media_again = assert_all_pass_after_kill(&report);
+    let mut resumed = 0.0;
+    for replica in &replicas {
+        resumed += counter(replica, "switchboard_calls_resumed_total").await;
+    }
+    assert!(
+        resumed >= 1.0,
+        "the surviving replicas took over none of the killed one's calls"
+    );
+    report_kill(
+        "kill-replica",
+        "`kill -9` of one of three replicas (PostgreSQL); the other two go on",
+        total,
+        total - ended,
+        taken[victim],
+        media_again,
+        resumed,
+    );
+    for replica in replicas {
+        replica.kill().await.expect("stop");
+    }
+    schema.drop().await.expect("drop schema");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -101,28 +260,9 @@ async fn a_host_killed_mid_call_and_started_again_finishes_every_call_once() {
     let host = HostProcess::spawn(exe, &settings).await.expect("host");
     sim.subscribe(host.addr).await.expect("subscribe");
 
-    let scripts = ivr_scripts().expect("scripts");
-    let total = scripts.len() * 2;
-    for caller in scripts.iter().chain(&scripts) {
-        sim.place(caller).await.expect("place");
-    }
+    let total = place_load(&sim).await;
     // Kill it once most calls are answered and none has ended.
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-    loop {
-        let (_, answered, ended) = progress(&sim).await;
-        assert_eq!(
-            ended, 0,
-            "calls ended before the kill: slow the scripts down"
-        );
-        if answered >= total / 2 {
-            break;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "calls were not answered"
-        );
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    wait_until_half_answered(&sim, total).await;
     host.kill().await.expect("kill -9");
     let (_, _, ended) = progress(&sim).await;
     assert!(ended < total, "every call had ended before the kill");
@@ -132,21 +272,18 @@ async fn a_host_killed_mid_call_and_started_again_finishes_every_call_once() {
         .await
         .expect("host again");
     let report = sim.report_when_ended(total).await.expect("report");
-    assert_all_pass_after_kill(&report);
-    let metrics = reqwest::get(format!("http://{}/metrics", host.addr))
-        .await
-        .expect("metrics")
-        .text()
-        .await
-        .expect("metrics text");
-    let resumed: f64 = metrics
-        .lines()
-        .find_map(|l| l.strip_prefix("switchboard_calls_resumed_total "))
-        .and_then(|v| v.trim().parse().ok())
-        .unwrap_or(0.0);
-    assert!(
-        resumed >= 1.0,
-        "the restarted host continued no call:\n{metrics}"
+    let media_again = assert_all_pass_after_kill(&report);
+    let resumed = counter(&host, "switchboard_calls_resumed_total").await;
+    assert!(resumed >= 1.0, "the restarted host continued no call");
+    report_kill(
+        "kill-host",
+        "`kill -9` of the one host (SQLite), started again",
+        total,
+        total - ended,
+        // Calls the host held: every call not ended.
+        (total - ended) as f64,
+        media_again,
+        resumed,
     );
     host.kill().await.expect("stop");
 }
