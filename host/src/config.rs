@@ -166,6 +166,11 @@ pub struct Server {
     /// How long a callback that arrived before the event it follows is held back
     /// (the awaited one may be lost).
     pub reorder_hold_ms: u64,
+    /// How long a call waits for the completion event of a play or recognize the
+    /// service accepted (with no other event of the call meanwhile); then the policy
+    /// hears `action-failed` with code `outcome-unknown` and decides what next. Longer
+    /// than the longest prompt a tenant plays.
+    pub completion_timeout_ms: u64,
     /// This replica's name, unique among the replicas sharing a store; its calls are
     /// recorded as its own. A replica restarted under the same name takes its calls
     /// back at once; others take them when its lease runs out. Unset: `local` on
@@ -183,6 +188,7 @@ impl Default for Server {
             public_url: None,
             shutdown_grace_seconds: 10,
             reorder_hold_ms: 1000,
+            completion_timeout_ms: 300_000,
             replica: None,
             call_lease_ms: 10_000,
         }

@@ -21,6 +21,7 @@
 //! | `switchboard_store_seconds` | histogram | `op` (`save`: a call's record before its actions; `inbox`: an accepted event; `handover`: an event for a call another replica owns) |
 //! | `switchboard_store_errors_total` | counter | `op` (calls that went on without durability) |
 //! | `switchboard_calls_resumed_total` | counter | (calls continued from the store: restart or takeover) |
+//! | `switchboard_completions_overdue_total` | counter | (media operations whose completion never came; the policy heard `outcome-unknown`) |
 
 use std::sync::OnceLock;
 
@@ -41,6 +42,7 @@ pub const ACTIVE_CALLS: &str = "switchboard_active_calls";
 pub const STORE_SECONDS: &str = "switchboard_store_seconds";
 pub const STORE_ERRORS: &str = "switchboard_store_errors_total";
 pub const CALLS_RESUMED: &str = "switchboard_calls_resumed_total";
+pub const COMPLETIONS_OVERDUE: &str = "switchboard_completions_overdue_total";
 
 /// Buckets (seconds) for plugin and host-overhead times: 10 µs to 1 s.
 const FAST_BUCKETS: &[f64] = &[
@@ -112,6 +114,10 @@ fn describe() {
     describe_counter!(
         CALLS_RESUMED,
         "Calls continued from the store after a restart or a takeover."
+    );
+    describe_counter!(
+        COMPLETIONS_OVERDUE,
+        "Media operations whose completion event never came within the completion timeout."
     );
     describe_counter!(
         FALLBACKS,

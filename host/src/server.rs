@@ -161,6 +161,7 @@ impl App {
             ExecutorConfig {
                 public_url,
                 reorder_hold: Duration::from_millis(settings.server.reorder_hold_ms),
+                completion_timeout: Duration::from_millis(settings.server.completion_timeout_ms),
             },
             tasks.clone(),
             durable.clone(),

@@ -61,6 +61,9 @@ pub struct ExecutorConfig {
     pub public_url: String,
     /// How long an event that arrived before what it follows is held back.
     pub reorder_hold: Duration,
+    /// How long a call waits for the completion of a play or recognize the service
+    /// accepted, with no event at all, before the policy hears `outcome-unknown`.
+    pub completion_timeout: Duration,
 }
 
 /// Where calls are kept so that they outlive this process.

@@ -9,12 +9,18 @@
 //! An event that arrives early is held until what it follows arrives, or at most
 //! [`Sequencer::hold`]: the awaited event may have been lost, and a late event is
 //! better than none.
+//!
+//! A completion that never comes at all (lost by the service, or by its delivery)
+//! would leave a policy waiting for the caller to hang up. When a media operation the
+//! service accepted has had no completion, and the call no event, for the completion
+//! timeout, [`Sequencer::overdue`] gives it up: the policy hears `action-failed` with
+//! code `outcome-unknown`, as after a restart that caught the operation in flight.
 
-use std::collections::{BTreeSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::time::{Duration, Instant};
 
 use crate::acs::events::Received;
-use crate::contract::{Action, Event};
+use crate::contract::{Action, ActionFailed, Event};
 
 /// Why an event waits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -52,6 +58,10 @@ pub struct Sequencer {
     media: BTreeSet<u64>,
     /// The service accepted our answer; `CallConnected` has not come.
     awaiting_connect: bool,
+    /// What the policy is told of each media operation in `media` if its completion
+    /// never comes. (Absent from records saved before it existed.)
+    #[serde(default)]
+    awaited: BTreeMap<u64, Awaited>,
     #[serde(skip)]
     held: VecDeque<Tagged>,
     /// When the oldest held event is released regardless.
@@ -59,6 +69,28 @@ pub struct Sequencer {
     deadline: Option<Instant>,
     #[serde(skip)]
     hold: Duration,
+    /// How long a call may wait for a media operation's completion with no event.
+    #[serde(skip, default = "default_completion_timeout")]
+    completion_timeout: Duration,
+    /// When the call last had an event, or an operation accepted.
+    #[serde(skip, default = "Instant::now")]
+    last_activity: Instant,
+}
+
+/// A media operation the service accepted, as the policy asked for it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Awaited {
+    /// Its position in the decision.
+    pub index: u32,
+    /// Its kind (`play`, `recognize`).
+    pub action: String,
+    /// The policy's own operation context.
+    pub operation_context: Option<String>,
+}
+
+/// Until the executor sets its own (see `ExecutorConfig::completion_timeout`).
+fn default_completion_timeout() -> Duration {
+    Duration::from_secs(300)
 }
 
 impl Sequencer {
@@ -68,9 +100,12 @@ impl Sequencer {
             next_seq: 1,
             media: BTreeSet::new(),
             awaiting_connect: false,
+            awaited: BTreeMap::new(),
             held: VecDeque::new(),
             deadline: None,
             hold,
+            completion_timeout: default_completion_timeout(),
+            last_activity: Instant::now(),
         }
     }
 
@@ -78,6 +113,12 @@ impl Sequencer {
     /// setting of its own).
     pub fn set_hold(&mut self, hold: Duration) {
         self.hold = hold;
+    }
+
+    /// How long a media operation's completion is waited for; the wait starts now.
+    pub fn set_completion_timeout(&mut self, timeout: Duration) {
+        self.completion_timeout = timeout;
+        self.last_activity = Instant::now();
     }
 
     /// The sequence number for the next action sent.
@@ -89,6 +130,7 @@ impl Sequencer {
 
     /// The service accepted action `seq`.
     pub fn accepted(&mut self, seq: u64, action: &Action) {
+        self.last_activity = Instant::now();
         match action {
             Action::Answer => self.awaiting_connect = true,
             Action::Play(_) | Action::Recognize(_) => {
@@ -96,6 +138,49 @@ impl Sequencer {
             }
             _ => {}
         }
+    }
+
+    /// What the policy hears of media operation `seq` if its completion never comes.
+    pub fn awaiting(&mut self, seq: u64, awaited: Awaited) {
+        if self.media.contains(&seq) {
+            self.awaited.insert(seq, awaited);
+        }
+    }
+
+    /// When the oldest media operation is given up unless an event comes first
+    /// (`None`: none is awaited).
+    #[must_use]
+    pub fn completion_deadline(&self) -> Option<Instant> {
+        (!self.media.is_empty()).then(|| self.last_activity + self.completion_timeout)
+    }
+
+    /// Gives up the oldest media operation if its completion is overdue at `now`: the
+    /// `action-failed` the policy is to hear (`None`: nothing overdue).
+    pub fn overdue(&mut self, now: Instant) -> Option<ActionFailed> {
+        if self
+            .completion_deadline()
+            .is_none_or(|deadline| deadline > now)
+        {
+            return None;
+        }
+        let seq = self.media.pop_first()?;
+        self.last_activity = now;
+        let awaited = self.awaited.remove(&seq).unwrap_or(Awaited {
+            index: 0,
+            action: "media".into(),
+            operation_context: None,
+        });
+        Some(ActionFailed {
+            index: awaited.index,
+            action: awaited.action,
+            operation_context: awaited.operation_context,
+            status: None,
+            code: "outcome-unknown".into(),
+            message: format!(
+                "the service accepted this action but no completion event came within {} s",
+                self.completion_timeout.as_secs_f64()
+            ),
+        })
     }
 
     /// What `event` waits for, if anything.
@@ -120,11 +205,13 @@ impl Sequencer {
 
     /// Records that `event` is being handled now.
     pub fn handling(&mut self, event: &Event, seq: Option<u64>) {
+        self.last_activity = Instant::now();
         match event {
             Event::CallConnected(_) | Event::AnswerFailed(_) => self.awaiting_connect = false,
             Event::CallDisconnected(_) => {
                 self.awaiting_connect = false;
                 self.media.clear();
+                self.awaited.clear();
             }
             _ => {}
         }
@@ -132,6 +219,7 @@ impl Sequencer {
             && ends_media(event)
         {
             self.media.remove(&seq);
+            self.awaited.remove(&seq);
         }
     }
 
@@ -166,6 +254,7 @@ impl Sequencer {
         self.awaiting_connect = false;
         if let Some(newest) = self.held.iter().filter_map(|t| t.seq).max() {
             self.media = self.media.split_off(&newest);
+            self.awaited = self.awaited.split_off(&newest);
         }
         self.deadline = None;
         self.held.drain(..).collect()
@@ -275,6 +364,42 @@ mod tests {
             recognized: crate::contract::Recognized::Dtmf(vec![]),
         });
         assert_eq!(s.wait(&recognized, None), None);
+    }
+
+    #[test]
+    fn a_completion_that_never_comes_is_given_up_after_the_timeout() {
+        let mut s = Sequencer::new(Duration::from_secs(1));
+        s.set_completion_timeout(Duration::from_millis(50));
+        assert_eq!(s.completion_deadline(), None, "nothing awaited");
+        let (first, second) = (s.next_seq(), s.next_seq());
+        for (seq, index) in [(first, 0), (second, 1)] {
+            s.accepted(seq, &play());
+            s.awaiting(
+                seq,
+                Awaited {
+                    index,
+                    action: "play".into(),
+                    operation_context: Some(format!("p{index}")),
+                },
+            );
+        }
+        let deadline = s.completion_deadline().expect("awaited");
+        assert_eq!(s.overdue(deadline - Duration::from_millis(1)), None);
+        let failed = s.overdue(deadline).expect("overdue");
+        assert_eq!(
+            (
+                failed.index,
+                failed.code.as_str(),
+                failed.operation_context.as_deref()
+            ),
+            (0, "outcome-unknown", Some("p0"))
+        );
+        // The next one gets its own full wait, and an event resets it.
+        let next = s.completion_deadline().expect("the second is awaited");
+        assert!(next > deadline);
+        s.handling(&Event::PlayCompleted(info()), Some(second));
+        assert_eq!(s.completion_deadline(), None, "nothing left to wait for");
+        assert_eq!(s.overdue(next + Duration::from_secs(1)), None);
     }
 
     #[test]

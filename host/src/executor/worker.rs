@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 use tracing::Instrument as _;
 
-use super::order::{Sequencer, Tagged};
+use super::order::{Awaited, Sequencer, Tagged};
 use super::{Executor, Handled, MAX_FAILURE_DEPTH, TenantRuntime, tags};
 use crate::acs::events::Received;
 use crate::acs::{self, CallRef, Repeatability};
@@ -121,6 +121,8 @@ impl Worker {
         token: String,
     ) -> Self {
         let hold = executor.inner.config.reorder_hold;
+        let mut sequencer = Sequencer::new(hold);
+        sequencer.set_completion_timeout(executor.inner.config.completion_timeout);
         let callback_uri = format!("{}/callbacks/{token}", executor.inner.config.public_url);
         let rec = Record {
             callback_uri,
@@ -141,7 +143,7 @@ impl Worker {
             state: Vec::new(),
             in_fallback: false,
             apologised: false,
-            sequencer: Sequencer::new(hold),
+            sequencer,
             participants_seq: None,
             handled: 0,
             outbox: None,
@@ -168,6 +170,8 @@ impl Worker {
         mut rec: Record,
     ) -> Self {
         rec.sequencer.set_hold(executor.inner.config.reorder_hold);
+        rec.sequencer
+            .set_completion_timeout(executor.inner.config.completion_timeout);
         Self {
             executor,
             tenant,
@@ -241,14 +245,27 @@ impl Worker {
             if self.lost {
                 break;
             }
-            let next = match self.rec.sequencer.deadline() {
+            let held = self.rec.sequencer.deadline();
+            let wake = held
+                .into_iter()
+                .chain(self.rec.sequencer.completion_deadline())
+                .min();
+            let next = match wake {
                 None => rx.recv().await,
                 Some(deadline) => tokio::select! {
                     biased;
                     next = rx.recv() => next,
                     () = tokio::time::sleep_until(deadline.into()) => {
-                        for tagged in self.rec.sequencer.expire() {
-                            self.take(tagged).await;
+                        let now = Instant::now();
+                        if held.is_some_and(|held| held <= now) {
+                            for tagged in self.rec.sequencer.expire() {
+                                self.take(tagged).await;
+                            }
+                        }
+                        if let Some(failed) = self.rec.sequencer.overdue(now) {
+                            tracing::warn!(action = %failed.action, "call.completion_overdue");
+                            ::metrics::counter!(metrics::COMPLETIONS_OVERDUE).increment(1);
+                            Box::pin(self.handle(Event::ActionFailed(failed), None, 1, None)).await;
                         }
                         continue;
                     }
@@ -642,6 +659,14 @@ impl Worker {
                     );
                     count_action(&self.tenant.id, kind, "ok");
                     self.rec.sequencer.accepted(pending.seq, &request.action);
+                    self.rec.sequencer.awaiting(
+                        pending.seq,
+                        Awaited {
+                            index: u32::try_from(index).unwrap_or(u32::MAX),
+                            action: kind.to_owned(),
+                            operation_context: request.operation_context.clone(),
+                        },
+                    );
                     self.after_success(&request.action, &response.body);
                     if !rest.repeatable && self.executor.inner.durable.is_some() {
                         if let Some(saved) = self.rec.outbox.as_mut() {

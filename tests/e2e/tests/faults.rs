@@ -241,3 +241,48 @@ async fn a_callback_that_overtakes_the_one_it_follows_waits_for_it() {
         "{metrics}"
     );
 }
+
+/// The service loses a RecognizeCompleted: after the completion timeout the policy
+/// hears `outcome-unknown` for its menu, offers it again, and the call goes on to an
+/// end of the policy's making instead of waiting for the caller to hang up.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lost_completion_is_given_up_and_the_policy_goes_on() {
+    let stack = StackBuilder::ivr()
+        .expect("ivr")
+        .host_toml("[server]\ncompletion_timeout_ms = 300")
+        .start()
+        .await
+        .expect("stack");
+    let mut journal = stack.executor.journal();
+    stack
+        .fault(json!({"event": "RecognizeCompleted", "fault": {"kind": "drop"}, "times": 1}))
+        .await
+        .expect("fault");
+    let id = stack
+        .place(&ivr_script("press-1").expect("script"))
+        .await
+        .expect("place");
+    let events = handled(&mut journal, &id).await;
+    let failed: Vec<&Handled> = events
+        .iter()
+        .filter(|e| e.event == "ActionFailed")
+        .collect();
+    assert_eq!(failed.len(), 1, "{:#?}", names(&events));
+    let report = stack.report_when_ended(1).await.expect("report");
+    let call = &report["calls"][0];
+    assert_eq!(call["ended"], true, "{call:#}");
+    let made: Vec<&str> = call["made"]
+        .as_array()
+        .expect("made")
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    // The caller pressed 1 once, into the lost recognize; it stays silent after, so
+    // the menu offered again times out until the policy says goodbye and ends the call.
+    assert_eq!(
+        made[..3],
+        ["AnswerCall", "Recognize", "Recognize"],
+        "the menu is offered again after the lost completion: {made:?}"
+    );
+    assert_eq!(made.last(), Some(&"TerminateCall"), "{made:?}");
+}
