@@ -297,6 +297,49 @@ fn network_is_not_reachable() {
 }
 
 #[test]
+fn udp_is_not_reachable() {
+    assert_denied("udp");
+}
+
+#[test]
+fn names_cannot_be_looked_up() {
+    // `localhost` resolves on any host that looks it up.
+    assert_denied("dns");
+}
+
+#[test]
+fn there_are_no_arguments_and_no_initial_directory() {
+    assert_denied("args");
+}
+
+#[test]
+fn stdin_is_empty_and_there_is_no_terminal() {
+    assert_denied("stdin");
+}
+
+#[test]
+fn stdout_and_stderr_take_writes_and_keep_nothing() {
+    let runtime = support::runtime();
+    let hostile = support::load(&runtime, "hostile_guest");
+    let run = invoke(&hostile, "stdout", &Limits::default());
+    assert!(
+        matches!(run.outcome, Outcome::Decision(_)),
+        "{}",
+        run.outcome
+    );
+    assert!(run.logs.is_empty(), "stdio reached the log: {:?}", run.logs);
+}
+
+#[test]
+fn exit_ends_the_invocation_as_a_trap() {
+    let runtime = support::runtime();
+    let hostile = support::load(&runtime, "hostile_guest");
+    let run = invoke(&hostile, "exit", &Limits::default());
+    assert!(matches!(run.outcome, Outcome::Trap(_)), "{}", run.outcome);
+    assert_good_plugin_unaffected(&runtime);
+}
+
+#[test]
 fn fuel_limits_a_loop_when_metering_is_on() {
     let runtime = Runtime::new(RuntimeConfig {
         fuel_metering: true,

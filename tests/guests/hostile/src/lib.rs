@@ -17,12 +17,20 @@
 //! | `env` | reads `PATH` (set in every host process) | plugin error `denied: …` |
 //! | `file` | reads `/etc/passwd` and lists `/` | plugin error `denied: …` |
 //! | `socket` | connects to 127.0.0.1:5432 | plugin error `denied: …` |
+//! | `udp` | creates a UDP socket (`wasi:sockets`) | plugin error `denied: …` |
+//! | `dns` | resolves `localhost` (`wasi:sockets/ip-name-lookup`) | plugin error `denied: …` |
+//! | `args` | reads its arguments and initial directory (`wasi:cli/environment`) | plugin error `denied: …` |
+//! | `stdin` | reads stdin, looks for a terminal (`wasi:cli`) | plugin error `denied: …` |
+//! | `stdout` | writes 64 KiB to stdout and to stderr, then answers | decision (the bytes go nowhere) |
+//! | `exit` | calls `exit(3)` (`wasi:cli/exit`) | trap |
 //!
 //! With `misbehave_on = "CallConnected"` (or another event name) the guest behaves
 //! until that event (answers the incoming call, does nothing else), then misbehaves:
 //! how the fallback of a connected call is tested.
 
 use std::hint::black_box;
+
+use wasip2::sockets;
 
 use switchboard_sdk::{
     ActionRequest, Context, Event, PluginError, Policy, act, export_policy, log,
@@ -103,6 +111,49 @@ impl Policy for Hostile {
                     .map(|s| format!("{:?}", s.peer_addr()))
                     .map_err(|e| e.to_string()),
             )),
+            "udp" => Err(probe_result(
+                "udp",
+                sockets::udp_create_socket::create_udp_socket(
+                    sockets::network::IpAddressFamily::Ipv4,
+                )
+                .map(|_| "a UDP socket".to_owned())
+                .map_err(|e| format!("{e:?}")),
+            )),
+            "dns" => Err(probe_result("dns", resolve("localhost"))),
+            "args" => {
+                let args = wasip2::cli::environment::get_arguments();
+                let cwd = wasip2::cli::environment::initial_cwd();
+                Err(probe_result(
+                    "args",
+                    if args.is_empty() && cwd.is_none() {
+                        Err("no arguments, no initial directory".into())
+                    } else {
+                        Ok(format!("{args:?} in {cwd:?}"))
+                    },
+                ))
+            }
+            "stdin" => {
+                let read = wasip2::cli::stdin::get_stdin().blocking_read(1024);
+                let terminal = wasip2::cli::terminal_stdin::get_terminal_stdin().is_some();
+                Err(probe_result(
+                    "stdin",
+                    match read {
+                        Ok(bytes) if !bytes.is_empty() || terminal => {
+                            Ok(format!("{} bytes, terminal {terminal}", bytes.len()))
+                        }
+                        Ok(_) => Err("empty".into()),
+                        Err(e) => Err(format!("{e:?}")),
+                    },
+                ))
+            }
+            "stdout" => {
+                use std::io::Write as _;
+                let block = vec![b'z'; 64 << 10];
+                let _ = std::io::stdout().write_all(&block);
+                let _ = std::io::stderr().write_all(&block);
+                Ok(vec![act::answer()])
+            }
+            "exit" => std::process::exit(3),
             other => Err(PluginError {
                 code: "mode".into(),
                 message: format!("unknown mode {other}"),
@@ -119,6 +170,24 @@ fn probe_result(what: &str, result: Result<String, String>) -> PluginError {
             Ok(value) => format!("granted: {value}"),
             Err(error) => format!("denied: {error}"),
         },
+    }
+}
+
+/// Every address `name` resolves to, through WASI directly (the standard library has
+/// no name lookup on this target).
+fn resolve(name: &str) -> Result<String, String> {
+    let network = sockets::instance_network::instance_network();
+    let stream =
+        sockets::ip_name_lookup::resolve_addresses(&network, name).map_err(|e| format!("{e:?}"))?;
+    let mut found = Vec::new();
+    loop {
+        match stream.resolve_next_address() {
+            Ok(Some(address)) => found.push(format!("{address:?}")),
+            Ok(None) if found.is_empty() => return Err("no address".into()),
+            Ok(None) => return Ok(found.join(", ")),
+            Err(sockets::network::ErrorCode::WouldBlock) => stream.subscribe().block(),
+            Err(e) => return Err(format!("{e:?}")),
+        }
     }
 }
 
