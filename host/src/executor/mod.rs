@@ -393,8 +393,18 @@ impl Executor {
                 }
                 send(&tx, event)
             }
-            // Taken before (by this replica before a restart).
-            Ok(false) => duplicate(&event),
+            // In the inbox already: handled before (a redelivery), or put there by
+            // another replica that stopped before its wake-up went out. The worker
+            // has not seen it (the window above said so): if it still waits, it is
+            // this delivery's to hand over, or nobody's.
+            Ok(false) => match durable.store.inbox_waiting(token, &event.id).await {
+                Ok(true) => send(&tx, event),
+                Ok(false) => duplicate(&event),
+                Err(e) => {
+                    tracing::warn!(error = %e, "executor.deliver: the inbox could not be read; handled all the same");
+                    send(&tx, event)
+                }
+            },
             Err(e) => {
                 ::metrics::counter!(metrics::STORE_ERRORS, "op" => "inbox").increment(1);
                 tracing::warn!(error = %e, "executor.deliver: not kept in the store; handled all the same");
@@ -429,10 +439,13 @@ impl Executor {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    fn finish(&self, token: &str) {
+    /// The call's worker stopped: the call ended, or another replica took it over
+    /// (`lost`). Only an ended call's token answers late events with 200; a lost
+    /// call's events must go on through the store to its new owner.
+    fn finish(&self, token: &str, lost: bool) {
         let live = {
             let mut calls = self.lock();
-            if calls.live.remove(token).is_some() {
+            if calls.live.remove(token).is_some() && !lost {
                 calls.ended.insert(token, ENDED_WINDOW);
             }
             calls.live.len()

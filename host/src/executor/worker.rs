@@ -299,7 +299,7 @@ impl Worker {
             }
         }
         // The call is over for this host: its state and token are dropped.
-        self.executor.finish(&self.token);
+        self.executor.finish(&self.token, self.lost);
     }
 
     /// Sends the saved decision's actions again (a call continued elsewhere).

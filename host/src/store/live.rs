@@ -267,6 +267,18 @@ impl Store {
         push(&mut conn, token, event).await
     }
 
+    /// Whether the call's event `event_id`, which is in its inbox, waits to be handled.
+    pub async fn inbox_waiting(&self, token: &str, event_id: &str) -> Result<bool> {
+        let row = sqlx::query(
+            "SELECT COUNT(*) AS waiting FROM call_inbox WHERE token = $1 AND event_id = $2 AND done = 0",
+        )
+        .bind(token)
+        .bind(event_id)
+        .fetch_one(self.pool())
+        .await?;
+        Ok(row.try_get::<i64, _>("waiting")? > 0)
+    }
+
     /// The call's events not handled yet, oldest first.
     pub async fn inbox_pending(&self, token: &str) -> Result<Vec<String>> {
         let rows = sqlx::query(

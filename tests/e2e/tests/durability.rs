@@ -144,6 +144,21 @@ async fn wait_until_half_answered(sim: &SimClient, total: usize) {
     }
 }
 
+/// The timelines of the calls that have not ended (why a kill test timed out).
+async fn print_unended(sim: &SimClient) {
+    let report = sim.sim_get("report").await.expect("report");
+    for call in report["calls"].as_array().into_iter().flatten() {
+        if call["ended"] == true {
+            continue;
+        }
+        let id = call["serverCallId"].as_str().unwrap_or_default();
+        eprintln!("call {id} ({}) has not ended:", call["script"]);
+        for entry in sim.timeline(id).await.unwrap_or_default() {
+            eprintln!("  {entry}");
+        }
+    }
+}
+
 /// A metric's value (summed over its labels) in a host's `/metrics`.
 async fn counter(host: &HostProcess, name: &str) -> f64 {
     let metrics = reqwest::get(format!("http://{}/metrics", host.addr))
@@ -214,7 +229,13 @@ async fn one_of_three_replica_processes_killed_under_load_the_others_finish_its_
     killed.kill().await.expect("kill -9");
     let (_, _, ended) = progress(&sim).await;
 
-    let report = sim.report_when_ended(total).await.expect("report");
+    let report = match sim.report_when_ended(total).await {
+        Ok(report) => report,
+        Err(e) => {
+            print_unended(&sim).await;
+            panic!("{e:#}");
+        }
+    };
     let media_again = assert_all_pass_after_kill(&report);
     let mut resumed = 0.0;
     for replica in &replicas {
