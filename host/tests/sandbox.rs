@@ -24,6 +24,21 @@ fn invoke(plugin: &Plugin, mode: &str, limits: &Limits) -> Invocation {
     plugin.invoke(&scenario::incoming_call(), &with_mode(mode), limits)
 }
 
+/// A runtime and the hostile guest loaded in it.
+fn hostile() -> (Runtime, Plugin) {
+    let runtime = support::runtime();
+    let hostile = support::load(&runtime, "hostile_guest");
+    (runtime, hostile)
+}
+
+fn assert_decided(run: &Invocation) {
+    assert!(
+        matches!(run.outcome, Outcome::Decision(_)),
+        "{}",
+        run.outcome
+    );
+}
+
 /// After any hostile invocation, the reference plugin still decides correctly.
 fn assert_good_plugin_unaffected(runtime: &Runtime) {
     let ivr = support::load(runtime, "switchboard_ivr");
@@ -40,8 +55,7 @@ fn assert_good_plugin_unaffected(runtime: &Runtime) {
 
 #[test]
 fn infinite_loop_is_stopped_by_the_deadline() {
-    let runtime = support::runtime();
-    let hostile = support::load(&runtime, "hostile_guest");
+    let (runtime, hostile) = hostile();
     let limits = Limits::default();
     let run = invoke(&hostile, "loop", &limits);
     assert_eq!(run.outcome, Outcome::DeadlineExceeded(limits.deadline()));
@@ -78,8 +92,7 @@ fn assert_sleep_stopped(hostile: &Plugin, limits: &Limits) {
 
 #[test]
 fn a_guest_that_sleeps_is_stopped_by_the_deadline() {
-    let runtime = support::runtime();
-    let hostile = support::load(&runtime, "hostile_guest");
+    let (runtime, hostile) = hostile();
     let limits = Limits {
         deadline_ms: 30,
         ..Limits::default()
@@ -93,11 +106,7 @@ fn a_guest_that_sleeps_is_stopped_by_the_deadline() {
         assert!(run.elapsed >= limits.deadline(), "{:?}", run.elapsed);
     }
     let run = session.invoke(&scenario::incoming_call(), &with_mode("ok"));
-    assert!(
-        matches!(run.outcome, Outcome::Decision(_)),
-        "{}",
-        run.outcome
-    );
+    assert_decided(&run);
     assert_good_plugin_unaffected(&runtime);
 }
 
@@ -105,8 +114,7 @@ fn a_guest_that_sleeps_is_stopped_by_the_deadline() {
 /// `spawn_blocking`); the bounded wait must work there too.
 #[test]
 fn a_sleeping_guest_is_stopped_inside_the_async_runtime() {
-    let runtime = support::runtime();
-    let hostile = support::load(&runtime, "hostile_guest");
+    let (_runtime, hostile) = hostile();
     let limits = Limits {
         deadline_ms: 30,
         ..Limits::default()
@@ -127,8 +135,7 @@ fn a_sleeping_guest_is_stopped_inside_the_async_runtime() {
 
 #[test]
 fn a_shorter_deadline_is_honoured() {
-    let runtime = support::runtime();
-    let hostile = support::load(&runtime, "hostile_guest");
+    let (_runtime, hostile) = hostile();
     let limits = Limits {
         deadline_ms: 5,
         ..Limits::default()
@@ -143,8 +150,7 @@ fn a_shorter_deadline_is_honoured() {
 
 #[test]
 fn memory_bomb_hits_the_memory_limit() {
-    let runtime = support::runtime();
-    let hostile = support::load(&runtime, "hostile_guest");
+    let (runtime, hostile) = hostile();
     let limits = Limits {
         memory_bytes: 16 << 20,
         // Time enough to fault in 16 MiB on a cold, busy machine: the memory limit,
@@ -170,8 +176,7 @@ fn memory_bomb_hits_the_memory_limit() {
 
 #[test]
 fn stack_overflow_traps() {
-    let runtime = support::runtime();
-    let hostile = support::load(&runtime, "hostile_guest");
+    let (runtime, hostile) = hostile();
     let run = invoke(&hostile, "stack", &Limits::default());
     assert!(matches!(run.outcome, Outcome::Trap(_)), "{:?}", run.outcome);
     assert_good_plugin_unaffected(&runtime);
@@ -179,8 +184,7 @@ fn stack_overflow_traps() {
 
 #[test]
 fn panic_traps() {
-    let runtime = support::runtime();
-    let hostile = support::load(&runtime, "hostile_guest");
+    let (runtime, hostile) = hostile();
     let run = invoke(&hostile, "panic", &Limits::default());
     match &run.outcome {
         Outcome::Trap(reason) => assert!(reason.contains("unreachable"), "{reason}"),
@@ -191,8 +195,7 @@ fn panic_traps() {
 
 #[test]
 fn plugin_error_is_reported_as_such() {
-    let runtime = support::runtime();
-    let hostile = support::load(&runtime, "hostile_guest");
+    let (_runtime, hostile) = hostile();
     let run = invoke(&hostile, "error", &Limits::default());
     match run.outcome {
         Outcome::PluginError(e) => assert_eq!(e.code, "error"),
@@ -202,8 +205,7 @@ fn plugin_error_is_reported_as_such() {
 
 #[test]
 fn huge_action_list_is_invalid_output() {
-    let runtime = support::runtime();
-    let hostile = support::load(&runtime, "hostile_guest");
+    let (runtime, hostile) = hostile();
     let run = invoke(&hostile, "actions", &Limits::default());
     assert_eq!(
         run.outcome,
@@ -217,8 +219,7 @@ fn huge_action_list_is_invalid_output() {
 
 #[test]
 fn oversized_actions_are_invalid_output() {
-    let runtime = support::runtime();
-    let hostile = support::load(&runtime, "hostile_guest");
+    let (_runtime, hostile) = hostile();
     let run = invoke(&hostile, "output", &Limits::default());
     match run.outcome {
         Outcome::InvalidOutput(InvalidOutput::OutputTooLarge { bytes, max }) => {
@@ -231,8 +232,7 @@ fn oversized_actions_are_invalid_output() {
 
 #[test]
 fn oversized_state_is_invalid_output() {
-    let runtime = support::runtime();
-    let hostile = support::load(&runtime, "hostile_guest");
+    let (runtime, hostile) = hostile();
     let run = invoke(&hostile, "state", &Limits::default());
     match run.outcome {
         Outcome::InvalidOutput(InvalidOutput::StateTooLarge { bytes, max }) => {
@@ -246,14 +246,9 @@ fn oversized_state_is_invalid_output() {
 
 #[test]
 fn log_flood_is_truncated_to_the_log_limit() {
-    let runtime = support::runtime();
-    let hostile = support::load(&runtime, "hostile_guest");
+    let (_runtime, hostile) = hostile();
     let run = invoke(&hostile, "logs", &Limits::default());
-    assert!(
-        matches!(run.outcome, Outcome::Decision(_)),
-        "{:?}",
-        run.outcome
-    );
+    assert_decided(&run);
     let kept: usize = run.logs.iter().map(|l| l.message.len()).sum();
     assert_eq!(kept, 4 << 10);
     assert_eq!(kept + run.dropped_log_bytes, 1_000 * 100);
@@ -261,8 +256,7 @@ fn log_flood_is_truncated_to_the_log_limit() {
 
 /// The sandbox grants nothing: each probe must come back `denied`.
 fn assert_denied(mode: &str) {
-    let runtime = support::runtime();
-    let hostile = support::load(&runtime, "hostile_guest");
+    let (_runtime, hostile) = hostile();
     let run = invoke(&hostile, mode, &Limits::default());
     match run.outcome {
         Outcome::PluginError(e) => {
@@ -319,21 +313,15 @@ fn stdin_is_empty_and_there_is_no_terminal() {
 
 #[test]
 fn stdout_and_stderr_take_writes_and_keep_nothing() {
-    let runtime = support::runtime();
-    let hostile = support::load(&runtime, "hostile_guest");
+    let (_runtime, hostile) = hostile();
     let run = invoke(&hostile, "stdout", &Limits::default());
-    assert!(
-        matches!(run.outcome, Outcome::Decision(_)),
-        "{}",
-        run.outcome
-    );
+    assert_decided(&run);
     assert!(run.logs.is_empty(), "stdio reached the log: {:?}", run.logs);
 }
 
 #[test]
 fn exit_ends_the_invocation_as_a_trap() {
-    let runtime = support::runtime();
-    let hostile = support::load(&runtime, "hostile_guest");
+    let (runtime, hostile) = hostile();
     let run = invoke(&hostile, "exit", &Limits::default());
     assert!(matches!(run.outcome, Outcome::Trap(_)), "{}", run.outcome);
     assert_good_plugin_unaffected(&runtime);
@@ -451,27 +439,18 @@ fn events_reach_the_plugin_and_logs_come_back() {
 
 #[test]
 fn a_session_reuses_one_instance_and_recovers_after_a_trap() {
-    let runtime = support::runtime();
-    let hostile = support::load(&runtime, "hostile_guest");
+    let (_runtime, hostile) = hostile();
     let mut session = hostile.session(&Limits::default());
     session.instantiate().expect("instantiate");
     for _ in 0..3 {
         let run = session.invoke(&scenario::incoming_call(), &with_mode("ok"));
-        assert!(
-            matches!(run.outcome, Outcome::Decision(_)),
-            "{:?}",
-            run.outcome
-        );
+        assert_decided(&run);
     }
     let run = session.invoke(&scenario::incoming_call(), &with_mode("loop"));
     assert!(matches!(run.outcome, Outcome::DeadlineExceeded(_)));
     // The deadline is re-armed for every invocation, and the trapped instance replaced.
     let run = session.invoke(&scenario::incoming_call(), &with_mode("ok"));
-    assert!(
-        matches!(run.outcome, Outcome::Decision(_)),
-        "{:?}",
-        run.outcome
-    );
+    assert_decided(&run);
     let run = session.invoke(&scenario::incoming_call(), &with_mode("logs"));
     assert_eq!(
         run.logs.iter().map(|l| l.message.len()).sum::<usize>(),
