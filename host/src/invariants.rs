@@ -16,7 +16,7 @@ use serde_json::Value;
 use crate::acs::events::{
     EventGridBody, Received, parse_callbacks, parse_event, parse_event_grid, parse_events,
 };
-use crate::acs::requests::{self, CallRef};
+use crate::acs::requests::{self, CallRef, percent};
 use crate::admission::{self, Allowances};
 use crate::contract::{CallState, Decision, Event};
 use crate::runtime::{Limits, Outcome, check_decision};
@@ -247,10 +247,6 @@ fn reached_numbers(request: &requests::Request) -> Vec<String> {
             raw.into_iter().chain(number).map(str::to_owned)
         })
         .collect()
-}
-
-fn percent(segment: &str) -> String {
-    percent_encoding::utf8_percent_encode(segment, percent_encoding::NON_ALPHANUMERIC).to_string()
 }
 
 /// The same events (`received_at` aside: each parser stamps its own).

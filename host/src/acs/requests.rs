@@ -48,7 +48,8 @@ pub enum RequestError {
     NotConnected(&'static str),
 }
 
-fn percent(segment: &str) -> String {
+/// A path segment, percent-encoded (a call connection id may hold any character).
+pub(crate) fn percent(segment: &str) -> String {
     percent_encoding::utf8_percent_encode(segment, percent_encoding::NON_ALPHANUMERIC).to_string()
 }
 

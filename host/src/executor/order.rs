@@ -20,7 +20,7 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::time::{Duration, Instant};
 
 use crate::acs::events::Received;
-use crate::contract::{Action, ActionFailed, Event};
+use crate::contract::{Action, ActionFailed, ActionRequest, Event};
 
 /// Why an event waits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -79,13 +79,13 @@ pub struct Sequencer {
 
 /// A media operation the service accepted, as the policy asked for it.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct Awaited {
+struct Awaited {
     /// Its position in the decision.
-    pub index: u32,
+    index: u32,
     /// Its kind (`play`, `recognize`).
-    pub action: String,
+    action: String,
     /// The policy's own operation context.
-    pub operation_context: Option<String>,
+    operation_context: Option<String>,
 }
 
 /// Until the executor sets its own (see `ExecutorConfig::completion_timeout`).
@@ -128,22 +128,24 @@ impl Sequencer {
         seq
     }
 
-    /// The service accepted action `seq`.
-    pub fn accepted(&mut self, seq: u64, action: &Action) {
+    /// The service accepted action `seq`, which was `request`, at `index` of its
+    /// decision (what the policy hears if a media operation's completion never comes).
+    pub fn accepted(&mut self, seq: u64, request: &ActionRequest, index: u32) {
         self.last_activity = Instant::now();
-        match action {
+        match &request.action {
             Action::Answer => self.awaiting_connect = true,
             Action::Play(_) | Action::Recognize(_) => {
                 self.media.insert(seq);
+                self.awaited.insert(
+                    seq,
+                    Awaited {
+                        index,
+                        action: request.action.kind().to_owned(),
+                        operation_context: request.operation_context.clone(),
+                    },
+                );
             }
             _ => {}
-        }
-    }
-
-    /// What the policy hears of media operation `seq` if its completion never comes.
-    pub fn awaiting(&mut self, seq: u64, awaited: Awaited) {
-        if self.media.contains(&seq) {
-            self.awaited.insert(seq, awaited);
         }
     }
 
@@ -314,13 +316,21 @@ mod tests {
         }
     }
 
-    fn play() -> Action {
-        Action::Play(Play {
+    fn play() -> ActionRequest {
+        request(Action::Play(Play {
             sources: vec![],
             play_to: vec![],
             loop_: false,
             interrupt: false,
-        })
+        }))
+    }
+
+    fn request(action: Action) -> ActionRequest {
+        ActionRequest {
+            action,
+            operation_context: None,
+            operation_callback_uri: None,
+        }
     }
 
     #[test]
@@ -328,7 +338,7 @@ mod tests {
         let mut s = Sequencer::new(Duration::from_secs(1));
         let seq = s.next_seq();
         assert_eq!(s.wait(&Event::PlayCompleted(info()), None), None);
-        s.accepted(seq, &Action::Answer);
+        s.accepted(seq, &request(Action::Answer), 0);
         let early = Event::ParticipantsUpdated(crate::contract::ParticipantsUpdated {
             sequence_number: 1,
             participants: vec![],
@@ -346,8 +356,8 @@ mod tests {
     fn media_completions_in_the_order_the_operations_were_sent() {
         let mut s = Sequencer::new(Duration::from_secs(1));
         let (first, second) = (s.next_seq(), s.next_seq());
-        s.accepted(first, &play());
-        s.accepted(second, &play());
+        s.accepted(first, &play(), 0);
+        s.accepted(second, &play(), 1);
         let done = |seq| (Event::PlayCompleted(info()), Some(seq));
         let (event, seq) = done(second);
         assert_eq!(s.wait(&event, seq), Some(Wait::EarlierMedia));
@@ -373,15 +383,11 @@ mod tests {
         assert_eq!(s.completion_deadline(), None, "nothing awaited");
         let (first, second) = (s.next_seq(), s.next_seq());
         for (seq, index) in [(first, 0), (second, 1)] {
-            s.accepted(seq, &play());
-            s.awaiting(
-                seq,
-                Awaited {
-                    index,
-                    action: "play".into(),
-                    operation_context: Some(format!("p{index}")),
-                },
-            );
+            let play = ActionRequest {
+                operation_context: Some(format!("p{index}")),
+                ..play()
+            };
+            s.accepted(seq, &play, index);
         }
         let deadline = s.completion_deadline().expect("awaited");
         assert_eq!(s.overdue(deadline - Duration::from_millis(1)), None);
@@ -406,8 +412,8 @@ mod tests {
     fn expiry_releases_everything_and_forgets_what_was_lost() {
         let mut s = Sequencer::new(Duration::ZERO);
         let (lost, later) = (s.next_seq(), s.next_seq());
-        s.accepted(lost, &play());
-        s.accepted(later, &play());
+        s.accepted(lost, &play(), 0);
+        s.accepted(later, &play(), 1);
         s.hold(tagged(Event::PlayCompleted(info()), Some(later)));
         let released = s.expire();
         assert_eq!(released.len(), 1);
@@ -415,7 +421,7 @@ mod tests {
             s.handling(&t.received.event, t.seq);
         }
         let next = s.next_seq();
-        s.accepted(next, &play());
+        s.accepted(next, &play(), 0);
         assert_eq!(
             s.wait(&Event::PlayCompleted(info()), Some(next)),
             None,

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 use tracing::Instrument as _;
 
-use super::order::{Awaited, Sequencer, Tagged};
+use super::order::{Sequencer, Tagged};
 use super::{Executor, Handled, MAX_FAILURE_DEPTH, TenantRuntime, tags};
 use crate::acs::events::Received;
 use crate::acs::{self, CallRef, Repeatability};
@@ -658,14 +658,10 @@ impl Worker {
                         "action.done"
                     );
                     count_action(&self.tenant.id, kind, "ok");
-                    self.rec.sequencer.accepted(pending.seq, &request.action);
-                    self.rec.sequencer.awaiting(
+                    self.rec.sequencer.accepted(
                         pending.seq,
-                        Awaited {
-                            index: u32::try_from(index).unwrap_or(u32::MAX),
-                            action: kind.to_owned(),
-                            operation_context: request.operation_context.clone(),
-                        },
+                        request,
+                        u32::try_from(index).unwrap_or(u32::MAX),
                     );
                     self.after_success(&request.action, &response.body);
                     if !rest.repeatable && self.executor.inner.durable.is_some() {

@@ -159,6 +159,18 @@ async fn print_unended(sim: &SimClient) {
     }
 }
 
+/// A PostgreSQL schema of its own, or `None` (the reason printed: the test is skipped)
+/// where no server answers.
+async fn scratch_schema(prefix: &str) -> Option<ScratchSchema> {
+    match ScratchSchema::create(LOCAL_POSTGRES, prefix).await {
+        Ok(schema) => Some(schema),
+        Err(e) => {
+            eprintln!("SKIPPED: no PostgreSQL at {LOCAL_POSTGRES}: {e}");
+            None
+        }
+    }
+}
+
 /// A metric's value (summed over its labels) in a host's `/metrics`.
 async fn counter(host: &HostProcess, name: &str) -> f64 {
     let metrics = reqwest::get(format!("http://{}/metrics", host.addr))
@@ -172,12 +184,8 @@ async fn counter(host: &HostProcess, name: &str) -> f64 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_of_three_replica_processes_killed_under_load_the_others_finish_its_calls() {
-    let schema = match ScratchSchema::create(LOCAL_POSTGRES, "sb_kill").await {
-        Ok(schema) => schema,
-        Err(e) => {
-            eprintln!("SKIPPED: no PostgreSQL at {LOCAL_POSTGRES}: {e}");
-            return;
-        }
+    let Some(schema) = scratch_schema("sb_kill").await else {
+        return;
     };
     let mut builder = StackBuilder::ivr().expect("ivr");
     builder.sim.time_scale = 10.0;
@@ -311,12 +319,8 @@ async fn a_host_killed_mid_call_and_started_again_finishes_every_call_once() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_replicas_on_postgres_handle_each_event_once_in_order() {
-    let schema = match ScratchSchema::create(LOCAL_POSTGRES, "sb_e2e").await {
-        Ok(schema) => schema,
-        Err(e) => {
-            eprintln!("SKIPPED: no PostgreSQL at {LOCAL_POSTGRES}: {e}");
-            return;
-        }
+    let Some(schema) = scratch_schema("sb_e2e").await else {
+        return;
     };
     let stack = StackBuilder::ivr()
         .expect("ivr")
