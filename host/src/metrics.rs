@@ -18,7 +18,7 @@
 //! | `switchboard_event_overhead_seconds` | histogram | (event received → its first REST request sent) |
 //! | `switchboard_callbacks_rejected_total` | counter | `reason` |
 //! | `switchboard_active_calls` | gauge | |
-//! | `switchboard_store_seconds` | histogram | `op` (`save`: a call's record before its actions; `inbox`: an accepted event; `handover`: an event for a call another replica owns) |
+//! | `switchboard_store_seconds` | histogram | `op` (`save`: a call's record before its actions; `inbox`: an accepted event; `handover`: an event for a call another replica owns; `catch_up`: the inbox read when an event reached its owner before an earlier one handed over) |
 //! | `switchboard_store_errors_total` | counter | `op` (calls that went on without durability) |
 //! | `switchboard_calls_resumed_total` | counter | (calls continued from the store: restart or takeover) |
 //! | `switchboard_completions_overdue_total` | counter | (media operations whose completion never came; the policy heard `outcome-unknown`) |

@@ -5,10 +5,10 @@
 use std::collections::BTreeMap;
 
 use switchboard::runtime::Limits;
-use switchboard::store::live::{CallOwner, InboxEvent, NewLiveCall, Saved};
+use switchboard::store::live::{CallOwner, Handover, InboxEvent, NewLiveCall, Pushed, Saved};
 use switchboard::store::scratch::{LOCAL_POSTGRES, ScratchSchema};
 use switchboard::store::wake::{WakeUp, wake_channel};
-use switchboard::store::{Store, StoreError};
+use switchboard::store::{Backend, Store, StoreError};
 
 /// A fresh PostgreSQL schema, and a store that uses it.
 async fn postgres() -> Option<(Store, ScratchSchema)> {
@@ -103,31 +103,50 @@ async fn live_calls(store: &Store) {
         CallOwner::Unknown
     );
     // The inbox: a redelivery (to any replica) is a duplicate; pending in arrival order.
-    assert!(
-        store
-            .inbox_push("tok-1", event("e2", 3))
-            .await
-            .expect("push")
-    );
-    assert!(
-        store
-            .inbox_push("tok-1", event("e1", 2))
-            .await
-            .expect("push")
-    );
-    assert!(
-        !store
-            .inbox_push("tok-1", event("e2", 9))
-            .await
-            .expect("push again")
+    // On PostgreSQL a push says which events were waiting before it (another replica
+    // may have put them there); on SQLite one host receives every event.
+    let waiting = |ids: &[&str]| match store.backend() {
+        Backend::Postgres => ids.iter().map(|&id| id.to_owned()).collect(),
+        Backend::Sqlite => Vec::new(),
+    };
+    let pushed = |pushed: Pushed| match pushed {
+        Pushed::Queued { mut after } => {
+            after.sort();
+            Pushed::Queued { after }
+        }
+        Pushed::Already => Pushed::Already,
+    };
+    assert_eq!(
+        pushed(
+            store
+                .inbox_push("tok-1", event("e1", 2))
+                .await
+                .expect("push")
+        ),
+        Pushed::Queued {
+            after: waiting(&["ring-1"])
+        }
     );
     assert_eq!(
-        store.inbox_pending("tok-1").await.expect("pending"),
-        ["ring-1", "e1", "e2"]
+        pushed(
+            store
+                .inbox_push("tok-1", event("e2", 3))
+                .await
+                .expect("push")
+        ),
+        Pushed::Queued {
+            after: waiting(&["e1", "ring-1"])
+        }
+    );
+    assert_eq!(
+        store
+            .inbox_push("tok-1", event("e2", 9))
+            .await
+            .expect("push again"),
+        Pushed::Already
     );
     // Handed over by another replica: an event naming another call is refused and
     // not kept; one naming this call (or none) is.
-    use switchboard::store::live::Handover;
     assert_eq!(
         store
             .deliver_to_owner("tok-1", event("f1", 4), Some("server-2"), "r2")
@@ -172,9 +191,17 @@ async fn live_calls(store: &Store) {
         store.inbox_pending("tok-1").await.expect("pending"),
         ["e1", "e2", "e3"]
     );
+    let straggler = |id: &str| ("tok-1".to_owned(), id.to_owned());
     assert_eq!(
-        store.inbox_stragglers("r1", 3).await.expect("stragglers"),
-        [("tok-1".to_owned(), "e1".to_owned())]
+        store.inbox_stragglers("r1", i64::MAX).await.expect("stragglers"),
+        [straggler("e1"), straggler("e2"), straggler("e3")]
+    );
+    assert!(
+        store
+            .inbox_stragglers("r1", 0)
+            .await
+            .expect("no stragglers yet")
+            .is_empty()
     );
     // Leases: a live lease is not taken; an expired one is, by one replica only.
     assert!(
@@ -236,6 +263,76 @@ async fn live_calls(store: &Store) {
             .expect("pending")
             .is_empty()
     );
+}
+
+/// Two events of one call handed over by two replicas: their wake-ups travel on two
+/// connections and may reach the owner in either order. The first goes with its
+/// event; the second, with the first still waiting, wakes the owner to read the
+/// inbox, where the events are in the order they reached the database.
+#[tokio::test]
+async fn postgres_a_hand_over_behind_a_waiting_event_makes_the_owner_read_in_order() {
+    let Some((store, schema)) = postgres().await else {
+        return;
+    };
+    let mut listener = sqlx::postgres::PgListener::connect(&schema.url)
+        .await
+        .expect("listener");
+    listener.listen(&wake_channel("r1")).await.expect("listen");
+    let event = |id: &'static str, at_us: i64| InboxEvent {
+        id,
+        at_us,
+        body: id,
+    };
+    let call = NewLiveCall {
+        token: "tok-1",
+        incoming_event: "ring-1",
+        tenant_id: "t",
+        plugin_sha256: "abc",
+        server_call_id: "server-1",
+        owner: "r1",
+        lease_ms: i64::MAX,
+        state: "{}",
+        first_event: event("ring-1", 1),
+    };
+    assert!(store.create_live_call(call).await.expect("create"));
+    store
+        .save_live_call("tok-1", "r1", "{}", Some("ring-1"), false)
+        .await
+        .expect("save");
+    // The replicas' clocks disagree: the database's orders the inbox.
+    for (id, at_us, replica) in [("e1", 2_000, "r2"), ("e2", 1_000, "r3")] {
+        assert_eq!(
+            store
+                .deliver_to_owner("tok-1", event(id, at_us), None, replica)
+                .await
+                .expect("hand over"),
+            Handover::Accepted { owner: "r1".into() }
+        );
+    }
+    let mut got = Vec::new();
+    while got.len() < 2 {
+        let notification =
+            tokio::time::timeout(std::time::Duration::from_secs(10), listener.recv())
+                .await
+                .expect("wake-ups within 10 s")
+                .expect("notification");
+        for wake in WakeUp::parse_all(notification.payload()) {
+            got.push((wake.token.to_owned(), wake.event.map(str::to_owned)));
+        }
+    }
+    assert_eq!(
+        got,
+        [
+            ("tok-1".to_owned(), Some("e1".to_owned())),
+            ("tok-1".to_owned(), None)
+        ]
+    );
+    assert_eq!(
+        store.inbox_pending("tok-1").await.expect("pending"),
+        ["e1", "e2"]
+    );
+    store.close().await;
+    schema.drop().await.expect("drop schema");
 }
 
 /// Wake-ups reach the owner's channel, several per notification, the event along

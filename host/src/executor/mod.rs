@@ -37,8 +37,8 @@ use crate::contract::{ConfigEntry, Event};
 use crate::dedupe::Window;
 use crate::metrics;
 use crate::runtime::{Limits, Plugin};
-use crate::store::live::{ClaimedCall, Handover, InboxEvent, NewLiveCall};
-use crate::store::{Backend, Store};
+use crate::store::live::{ClaimedCall, Handover, InboxEvent, NewLiveCall, Pushed};
+use crate::store::Store;
 
 /// How deep `action-failed` events may chain (a plugin answering a failure with an
 /// action that fails again).
@@ -278,6 +278,15 @@ impl Executor {
         }
     }
 
+    /// Whether the call's worker here has taken every one of these events.
+    fn seen_all(&self, token: &str, events: &[String]) -> bool {
+        let calls = self.lock();
+        calls
+            .live
+            .get(token)
+            .is_some_and(|call| events.iter().all(|id| call.seen.contains(id)))
+    }
+
     /// Whether this replica handles the call now.
     #[must_use]
     pub fn handles(&self, token: &str) -> bool {
@@ -383,13 +392,16 @@ impl Executor {
         ::metrics::histogram!(metrics::STORE_SECONDS, "op" => "inbox")
             .record(started.elapsed().as_secs_f64());
         match pushed {
-            Ok(true) => {
-                if durable.store.backend() == Backend::Postgres {
-                    // An earlier event of this call may have reached another replica,
-                    // which put it in the inbox and answered 200 before the service
-                    // sent this one; its wake-up may still be on its way. Take it
-                    // first, so the call sees its events in the order they were sent.
+            Ok(Pushed::Queued { after }) => {
+                if !self.seen_all(token, &after) {
+                    // An earlier event of this call reached another replica, which put
+                    // it in the inbox and answered 200 before the service sent this
+                    // one; its wake-up is still on its way. Take it first, so the call
+                    // sees its events in the order they were sent.
+                    let started = std::time::Instant::now();
                     self.wake(token).await;
+                    ::metrics::histogram!(metrics::STORE_SECONDS, "op" => "catch_up")
+                        .record(started.elapsed().as_secs_f64());
                 }
                 send(&tx, event)
             }
@@ -397,7 +409,7 @@ impl Executor {
             // another replica that stopped before its wake-up went out. The worker
             // has not seen it (the window above said so): if it still waits, it is
             // this delivery's to hand over, or nobody's.
-            Ok(false) => match durable.store.inbox_waiting(token, &event.id).await {
+            Ok(Pushed::Already) => match durable.store.inbox_waiting(token, &event.id).await {
                 Ok(true) => send(&tx, event),
                 Ok(false) => duplicate(&event),
                 Err(e) => {

@@ -36,7 +36,8 @@ pub struct NewLiveCall<'a> {
 #[derive(Debug, Clone, Copy)]
 pub struct InboxEvent<'a> {
     pub id: &'a str,
-    /// Unix microseconds at the receiving replica.
+    /// Unix microseconds at the receiving host: the inbox's order on SQLite (one
+    /// host). PostgreSQL orders by its own clock ([`DB_NOW_US`]).
     pub at_us: i64,
     /// JSON.
     pub body: &'a str,
@@ -80,6 +81,31 @@ pub enum Handover {
     Foreign,
 }
 
+/// What became of an event the call's owner put in the call's inbox.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Pushed {
+    /// In the inbox. `after`: ids of the call's events that were in the inbox and not
+    /// handled when this one went in, the events the call must see before it. On
+    /// PostgreSQL another replica may have put one there (and answered the service,
+    /// which then sent this one) before its wake-up reached the owner. On SQLite one
+    /// host receives every event, so nothing can be there that it has not seen: empty.
+    Queued { after: Vec<String> },
+    /// Already there: a redelivery, or put there by a replica that stopped before it
+    /// woke the owner ([`Store::inbox_waiting`] tells which).
+    Already,
+}
+
+/// The database's clock in Unix microseconds, in SQL: on PostgreSQL the inbox is
+/// ordered by it, one clock for every replica (a replica's own clock may be skewed,
+/// and two events of one call may reach two replicas less than a millisecond apart).
+const DB_NOW_US: &str = "(extract(epoch from clock_timestamp()) * 1000000)::bigint";
+
+/// The ids of the call's events in the inbox not handled yet, as one text (ids apart
+/// by newlines), in SQL for a `WITH` clause: seen by a statement's snapshot, so
+/// without the event the statement inserts.
+const WAITING_BEFORE: &str =
+    "before AS (SELECT event_id FROM call_inbox WHERE token = $1 AND done = 0)";
+
 /// What a save did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Saved {
@@ -113,7 +139,7 @@ impl Store {
             tx.rollback().await?;
             return Ok(false);
         }
-        push(&mut tx, call.token, call.first_event).await?;
+        push(&mut tx, self.backend(), call.token, call.first_event).await?;
         tx.commit().await?;
         Ok(true)
     }
@@ -223,20 +249,21 @@ impl Store {
                 CallOwner::Unknown => return Ok(Handover::Unknown),
             };
             return Ok(match self.inbox_push(token, event).await? {
-                true => Handover::Accepted { owner },
-                false => Handover::Duplicate,
+                Pushed::Queued { .. } => Handover::Accepted { owner },
+                Pushed::Already => Handover::Duplicate,
             });
         }
-        let row = sqlx::query(
+        let row = sqlx::query(&format!(
             "WITH c AS (SELECT owner, ended, server_call_id FROM live_calls WHERE token = $1), \
+             {WAITING_BEFORE}, \
              ins AS (INSERT INTO call_inbox (token, event_id, at_us, body) \
-               SELECT $1, $2, $3, $4 FROM c WHERE c.ended = 0 AND ($5 = '' OR c.server_call_id = $5) \
+               SELECT $1, $2, {DB_NOW_US}, $3 FROM c WHERE c.ended = 0 AND ($4 = '' OR c.server_call_id = $4) \
                ON CONFLICT (token, event_id) DO NOTHING RETURNING 1) \
-             SELECT c.owner, c.ended, c.server_call_id, (SELECT COUNT(*) FROM ins) AS inserted FROM c",
-        )
+             SELECT c.owner, c.ended, c.server_call_id, (SELECT COUNT(*) FROM ins) AS inserted, \
+               (SELECT COUNT(*) FROM before) AS waiting FROM c",
+        ))
         .bind(token)
         .bind(event.id)
-        .bind(event.at_us)
         .bind(event.body)
         .bind(server_call_id.unwrap_or_default())
         .fetch_optional(self.pool())
@@ -255,16 +282,44 @@ impl Store {
         }
         let owner: String = row.try_get("owner")?;
         if owner != me {
-            self.notify(&owner, token, Some(event.body));
+            // With earlier events of the call waiting, the owner may not have them yet
+            // (their wake-ups travel on other replicas' connections and may come after
+            // this one): it reads the inbox, in order, rather than take this event alone.
+            let alone = row.try_get::<i64, _>("waiting")? == 0;
+            self.notify(&owner, token, alone.then_some(event.body));
         }
         Ok(Handover::Accepted { owner })
     }
 
-    /// Puts an accepted event in the call's inbox; `false` if it is there already
-    /// (a redelivery). The caller knows the call exists.
-    pub async fn inbox_push(&self, token: &str, event: InboxEvent<'_>) -> Result<bool> {
-        let mut conn = self.pool().acquire().await?;
-        push(&mut conn, token, event).await
+    /// Puts an accepted event in the inbox of a call this replica owns. The caller
+    /// knows the call exists.
+    pub async fn inbox_push(&self, token: &str, event: InboxEvent<'_>) -> Result<Pushed> {
+        if self.backend() != Backend::Postgres {
+            let mut conn = self.pool().acquire().await?;
+            return Ok(match push(&mut conn, Backend::Sqlite, token, event).await? {
+                true => Pushed::Queued { after: Vec::new() },
+                false => Pushed::Already,
+            });
+        }
+        let row = sqlx::query(&format!(
+            "WITH {WAITING_BEFORE}, \
+             ins AS (INSERT INTO call_inbox (token, event_id, at_us, body) VALUES ($1, $2, {DB_NOW_US}, $3) \
+               ON CONFLICT (token, event_id) DO NOTHING RETURNING 1) \
+             SELECT (SELECT COUNT(*) FROM ins) AS inserted, \
+               COALESCE((SELECT string_agg(event_id, E'\\n') FROM before), '') AS after",
+        ))
+        .bind(token)
+        .bind(event.id)
+        .bind(event.body)
+        .fetch_one(self.pool())
+        .await?;
+        if row.try_get::<i64, _>("inserted")? == 0 {
+            return Ok(Pushed::Already);
+        }
+        let after: String = row.try_get("after")?;
+        Ok(Pushed::Queued {
+            after: after.lines().map(str::to_owned).collect(),
+        })
     }
 
     /// Whether the call's event `event_id`, which is in its inbox, waits to be handled.
@@ -279,7 +334,7 @@ impl Store {
         Ok(row.try_get::<i64, _>("waiting")? > 0)
     }
 
-    /// The call's events not handled yet, oldest first.
+    /// The call's events not handled yet, in the order they reached the store.
     pub async fn inbox_pending(&self, token: &str) -> Result<Vec<String>> {
         let rows = sqlx::query(
             "SELECT body FROM call_inbox WHERE token = $1 AND done = 0 ORDER BY at_us, event_id",
@@ -404,11 +459,22 @@ impl Store {
     }
 }
 
-async fn push(conn: &mut sqlx::AnyConnection, token: &str, event: InboxEvent<'_>) -> Result<bool> {
-    let done = sqlx::query(
-        "INSERT INTO call_inbox (token, event_id, at_us, body) VALUES ($1, $2, $3, $4) \
+/// Puts an event in a call's inbox; `false` if it is there already. On PostgreSQL
+/// the database's clock orders it ([`DB_NOW_US`]), on SQLite the host's.
+async fn push(
+    conn: &mut sqlx::AnyConnection,
+    backend: Backend,
+    token: &str,
+    event: InboxEvent<'_>,
+) -> Result<bool> {
+    let at_us = match backend {
+        Backend::Postgres => DB_NOW_US,
+        Backend::Sqlite => "$3",
+    };
+    let done = sqlx::query(&format!(
+        "INSERT INTO call_inbox (token, event_id, at_us, body) VALUES ($1, $2, {at_us}, $4) \
          ON CONFLICT (token, event_id) DO NOTHING",
-    )
+    ))
     .bind(token)
     .bind(event.id)
     .bind(event.at_us)
