@@ -121,9 +121,7 @@ async fn report(State(sim): State<Arc<Sim>>) -> Json<Value> {
                 .map(Vec::as_slice)
                 .unwrap_or_default();
             let made = crate::load::made(timeline);
-            let ended = timeline
-                .iter()
-                .any(|e| e.kind == "state" && e.name == "Ended");
+            let ended = crate::load::ended(timeline);
             let pass = ended && (script.expect.is_empty() || made == script.expect);
             passed += usize::from(pass);
             Some(json!({

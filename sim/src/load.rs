@@ -264,7 +264,8 @@ fn live_calls(sim: &Sim) -> usize {
 
 /// Whether the call is over: ended after it connected, or rejected or redirected
 /// while it rang.
-fn ended(timeline: &[Entry]) -> bool {
+#[must_use]
+pub fn ended(timeline: &[Entry]) -> bool {
     timeline.iter().any(|e| {
         e.kind == "state" && matches!(e.name.as_str(), "Ended" | "Rejected" | "Redirected")
     })
