@@ -31,6 +31,13 @@ pub use generated::{CallPolicy, CallPolicyPre};
 pub const PACKAGE: &str = "switchboard:policy@0.1.0";
 
 impl Action {
+    /// A media operation: the service runs it for a while and reports its end with
+    /// a completion event (`play-completed`, `recognize-failed`…).
+    #[must_use]
+    pub fn is_media(&self) -> bool {
+        matches!(self, Action::Play(_) | Action::Recognize(_))
+    }
+
     /// The action's name in the contract (`play`, `transfer`…), for logs and
     /// `action-failed` events.
     #[must_use]

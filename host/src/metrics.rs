@@ -9,6 +9,7 @@
 //! | `switchboard_events_total` | counter | `tenant`, `event` |
 //! | `switchboard_events_duplicate_total` | counter | |
 //! | `switchboard_events_held_total` | counter | `reason` (reordered deliveries held back) |
+//! | `switchboard_events_late_total` | counter | (completions of operations the policy had been told the outcome of was unknown: dropped) |
 //! | `switchboard_invocations_total` | counter | `tenant`, `outcome` |
 //! | `switchboard_invocation_seconds` | histogram | `tenant` |
 //! | `switchboard_actions_total` | counter | `tenant`, `action`, `result` (`ok`, `failed`, `refused`) |
@@ -30,6 +31,7 @@ use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 pub const EVENTS: &str = "switchboard_events_total";
 pub const EVENTS_DUPLICATE: &str = "switchboard_events_duplicate_total";
 pub const EVENTS_HELD: &str = "switchboard_events_held_total";
+pub const EVENTS_LATE: &str = "switchboard_events_late_total";
 pub const INVOCATIONS: &str = "switchboard_invocations_total";
 pub const INVOCATION_SECONDS: &str = "switchboard_invocation_seconds";
 pub const ACTIONS: &str = "switchboard_actions_total";
@@ -92,6 +94,10 @@ fn describe() {
     describe_counter!(
         EVENTS_HELD,
         "Events held back until the event they follow arrived."
+    );
+    describe_counter!(
+        EVENTS_LATE,
+        "Completions dropped because the policy had been told the operation's outcome was unknown."
     );
     describe_counter!(INVOCATIONS, "Plugin invocations, by outcome.");
     describe_histogram!(INVOCATION_SECONDS, Unit::Seconds, "Plugin invocation time.");

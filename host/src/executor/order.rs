@@ -62,6 +62,12 @@ pub struct Sequencer {
     /// never comes. (Absent from records saved before it existed.)
     #[serde(default)]
     awaited: BTreeMap<u64, Awaited>,
+    /// Media operations whose outcome the policy was told is unknown (their
+    /// completion overdue). The policy has moved
+    /// on; were their completions to reach it late, it would act on them a second
+    /// time (a menu offered again, and again), so they are dropped.
+    #[serde(default)]
+    given_up: BTreeSet<u64>,
     #[serde(skip)]
     held: VecDeque<Tagged>,
     /// When the oldest held event is released regardless.
@@ -101,6 +107,7 @@ impl Sequencer {
             media: BTreeSet::new(),
             awaiting_connect: false,
             awaited: BTreeMap::new(),
+            given_up: BTreeSet::new(),
             held: VecDeque::new(),
             deadline: None,
             hold,
@@ -134,7 +141,7 @@ impl Sequencer {
         self.last_activity = Instant::now();
         match &request.action {
             Action::Answer => self.awaiting_connect = true,
-            Action::Play(_) | Action::Recognize(_) => {
+            action if action.is_media() => {
                 self.media.insert(seq);
                 self.awaited.insert(
                     seq,
@@ -166,6 +173,7 @@ impl Sequencer {
             return None;
         }
         let seq = self.media.pop_first()?;
+        self.given_up.insert(seq);
         self.last_activity = now;
         let awaited = self.awaited.remove(&seq).unwrap_or(Awaited {
             index: 0,
@@ -183,6 +191,11 @@ impl Sequencer {
                 self.completion_timeout.as_secs_f64()
             ),
         })
+    }
+
+    /// Whether `event` completes an operation given up: it is dropped, unhandled.
+    pub fn completes_given_up(&mut self, event: &Event, seq: Option<u64>) -> bool {
+        seq.is_some_and(|seq| ends_media(event) && self.given_up.remove(&seq))
     }
 
     /// What `event` waits for, if anything.
@@ -214,6 +227,7 @@ impl Sequencer {
                 self.awaiting_connect = false;
                 self.media.clear();
                 self.awaited.clear();
+                self.given_up.clear();
             }
             _ => {}
         }
@@ -406,6 +420,25 @@ mod tests {
         s.handling(&Event::PlayCompleted(info()), Some(second));
         assert_eq!(s.completion_deadline(), None, "nothing left to wait for");
         assert_eq!(s.overdue(next + Duration::from_secs(1)), None);
+    }
+
+    #[test]
+    fn the_completion_of_an_operation_given_up_comes_too_late() {
+        let mut s = Sequencer::new(Duration::from_secs(1));
+        s.set_completion_timeout(Duration::ZERO);
+        let (overdue, answered) = (s.next_seq(), s.next_seq());
+        s.accepted(overdue, &play(), 0);
+        assert!(s.overdue(Instant::now()).is_some());
+        s.accepted(answered, &play(), 0);
+        let done = Event::PlayCompleted(info());
+        assert!(!s.completes_given_up(&Event::PlayStarted(info()), Some(overdue)));
+        assert!(s.completes_given_up(&done, Some(overdue)));
+        assert!(
+            !s.completes_given_up(&done, Some(overdue)),
+            "dropped once: a second delivery is the dedupe's"
+        );
+        assert!(!s.completes_given_up(&done, Some(answered)));
+        assert!(!s.completes_given_up(&done, None));
     }
 
     #[test]

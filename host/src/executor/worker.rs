@@ -45,7 +45,8 @@ pub(super) struct Record {
     /// The latest decision: its actions, each with its sequence number and
     /// repeatability id. A host that continues the call sends them again: the service
     /// carries out a repeatable request once however often it comes; a non-repeatable
-    /// one marked `started` is not sent again (it may have run) and the plugin hears
+    /// one marked `started` is not sent again (it may have run): a play or recognize
+    /// is awaited as if the service had accepted it, for any other the plugin hears
     /// that its outcome is unknown.
     outbox: Option<Outbox>,
 }
@@ -280,6 +281,10 @@ impl Worker {
             };
             let mut received = *received;
             let seq = tags::untag(&mut received.event);
+            if self.rec.sequencer.completes_given_up(&received.event, seq) {
+                self.drop_late(&received).await;
+                continue;
+            }
             let tagged = Tagged { received, seq };
             if let Some(wait) = self.rec.sequencer.wait(&tagged.received.event, seq) {
                 tracing::debug!(event = %tagged.received.event_type, reason = wait.as_str(), "call.event.held");
@@ -300,6 +305,17 @@ impl Worker {
         }
         // The call is over for this host: its state and token are dropped.
         self.executor.finish(&self.token, self.lost);
+    }
+
+    /// Drops the completion of an operation whose outcome the policy was told is
+    /// unknown; in the store it is handled.
+    async fn drop_late(&mut self, received: &Received) {
+        tracing::info!(
+            event = %received.event_type,
+            "call.event.late: the policy was told this operation's outcome is unknown; its completion is dropped"
+        );
+        ::metrics::counter!(metrics::EVENTS_LATE).increment(1);
+        self.save(Some(&received.id)).await;
     }
 
     /// Sends the saved decision's actions again (a call continued elsewhere).
@@ -610,6 +626,23 @@ impl Worker {
                 }
             };
             if !rest.repeatable {
+                if replaying && pending.started && request.action.is_media() {
+                    // Most likely the service got it (the host stopped during or just
+                    // after the request): its completion will come, and the policy
+                    // hears it as if nothing happened. If it never does, the
+                    // completion watchdog tells the policy its outcome is unknown.
+                    tracing::warn!(
+                        action = kind,
+                        "call.resume: in flight when the host stopped; not sent again, its completion awaited"
+                    );
+                    count_action(&self.tenant.id, kind, "unknown");
+                    self.rec.sequencer.accepted(
+                        pending.seq,
+                        request,
+                        u32::try_from(index).unwrap_or(u32::MAX),
+                    );
+                    continue;
+                }
                 if replaying && pending.started {
                     tracing::warn!(
                         action = kind,

@@ -54,9 +54,10 @@ fn assert_all_pass(report: &Value) {
 /// After a `kill -9`: every call ended, and each operation that carries a
 /// repeatability id (answer, transfer, terminate…) took effect exactly as the script
 /// expects. A Play or Recognize caught in flight by the kill takes no repeatability
-/// id: the restarted host cannot know whether the service got it, tells the policy its
-/// outcome is unknown, and the reference IVR offers the menu again; so media
-/// operations may run once more than the script says, and nothing else may.
+/// id: the restarted host cannot know whether the service got it, so it waits for its
+/// completion, and if none comes the policy hears its outcome is unknown (the
+/// reference IVR offers the menu again). Media operations are counted apart: any
+/// that ran again is reported, and nothing else may differ from the script.
 async fn assert_all_pass_after_kill(sim: &SimClient, report: &Value) -> usize {
     const MEDIA: [&str; 2] = ["Recognize", "Play"];
     let mut media_again = 0;
@@ -167,6 +168,11 @@ async fn print_timeline(sim: &SimClient, call: &Value) {
     }
 }
 
+/// A play or recognize caught in flight by a kill is awaited; if the service never
+/// got it, the policy hears its outcome is unknown after this (at simulated time ×10
+/// the longest media operation of `ivr.md` takes under 2 s; the default is 5 min).
+const IN_FLIGHT_WAIT: &str = "completion_timeout_ms = 5000";
+
 /// The IVR stack for these tests. The plugin gets 250 ms rather than 20: a debug
 /// build of three hosts, PostgreSQL and the simulator on two cores, with a restart's
 /// cold instances, can take more than 20 ms for an IncomingCall, and a fallback
@@ -212,7 +218,7 @@ async fn one_of_three_replica_processes_killed_under_load_the_others_finish_its_
     builder.sim.callback_attempts = 60;
     // A short lease: the survivors take the dead replica's calls within 1.5 s.
     let builder = builder.host_toml(&format!(
-        "[server]\ncall_lease_ms = 1500\nshutdown_grace_seconds = 1\n[store]\nurl = \"{}\"",
+        "[server]\ncall_lease_ms = 1500\nshutdown_grace_seconds = 1\n{IN_FLIGHT_WAIT}\n[store]\nurl = \"{}\"",
         schema.url
     ));
     let (sim, dir, _temp) = builder.start_sim().await.expect("simulator");
@@ -296,7 +302,7 @@ async fn a_host_killed_mid_call_and_started_again_finishes_every_call_once() {
     builder.sim.callback_attempts = 60;
     let port = free_port();
     let builder = builder.host_toml(&format!(
-        "[server]\nlisten = \"127.0.0.1:{port}\"\nreplica = \"solo\"\nshutdown_grace_seconds = 1"
+        "[server]\nlisten = \"127.0.0.1:{port}\"\nreplica = \"solo\"\nshutdown_grace_seconds = 1\n{IN_FLIGHT_WAIT}"
     ));
     let (sim, dir, _temp) = builder.start_sim().await.expect("simulator");
     let settings = dir.join("host.toml");
