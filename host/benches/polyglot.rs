@@ -6,7 +6,8 @@
 //! their first 512 KiB copied back, the rest returned to the kernel), a call on the call's own instance (`reuse = "per-call"`), the
 //! memory each live instance holds (private dirty pages, from
 //! `/proc/self/smaps_rollup`, with 200 instances alive after one event each), and the
-//! time from upload to ready (compile + validation). Then 1,000 Python instances
+//! time from upload to ready (compile + validation), with nothing cached and again for
+//! the same code under another digest (its functions in the cache). Then 1,000 Python instances
 //! alive at once: what 1,000 concurrent calls in per-call mode hold.
 //!
 //! Prints a Markdown table; with `BENCH_OUT=dir` also writes it to `dir/polyglot.md`.
@@ -42,6 +43,31 @@ fn timed(n: usize, mut f: impl FnMut()) -> Vec<Duration> {
             t.elapsed()
         })
         .collect()
+}
+
+/// `component` with a custom section appended (valid anywhere between sections): the
+/// same code under another digest.
+fn with_custom_section(component: &[u8], name: &str, payload: &[u8]) -> Vec<u8> {
+    fn leb(mut n: usize, out: &mut Vec<u8>) {
+        loop {
+            let byte = (n & 0x7f) as u8;
+            n >>= 7;
+            if n == 0 {
+                out.push(byte);
+                return;
+            }
+            out.push(byte | 0x80);
+        }
+    }
+    let mut body = Vec::new();
+    leb(name.len(), &mut body);
+    body.extend_from_slice(name.as_bytes());
+    body.extend_from_slice(payload);
+    let mut out = component.to_vec();
+    out.push(0);
+    leb(body.len(), &mut out);
+    out.extend_from_slice(&body);
+    out
 }
 
 /// Private dirty memory of this process, bytes.
@@ -91,8 +117,12 @@ fn main() {
     let live = if quick { 10 } else { 200 };
     let crowd = if quick { 20 } else { 1_000 };
 
+    // As a host keeps them: precompiled plugins and their compiled functions on disk,
+    // empty at the start (every upload below compiles from nothing first).
+    let cache = tempfile::tempdir().expect("cache dir");
     let runtime = Runtime::new(RuntimeConfig {
         max_concurrent_instances: 1_200,
+        cache_dir: Some(cache.path().to_owned()),
         ..RuntimeConfig::default()
     })
     .expect("runtime");
@@ -102,6 +132,7 @@ fn main() {
         max_concurrent_instances: 16,
         keep_resident_bytes: 512 << 10,
         dirty_pages_only: false,
+        cache_dir: Some(cache.path().to_owned()),
         ..RuntimeConfig::default()
     })
     .expect("runtime");
@@ -116,11 +147,16 @@ fn main() {
 
     let mut rows = Vec::new();
     let mut crowd_row = None;
+    // `BENCH_LANGS=Python,JavaScript`: only those (to profile one).
+    let only = std::env::var("BENCH_LANGS").unwrap_or_default();
     for (lang, name) in [
         ("Rust", "switchboard_ivr"),
         ("Python", "ivr_py"),
         ("JavaScript", "ivr_js"),
-    ] {
+    ]
+    .into_iter()
+    .filter(|(lang, _)| only.is_empty() || only.split(',').any(|l| l == *lang))
+    {
         let bytes = guest(name);
         let started = Instant::now();
         let report =
@@ -130,6 +166,13 @@ fn main() {
             Ok(plugin) => plugin,
             Err(e) => panic!("{lang}: {e}"),
         };
+        // The same code again under another digest (a custom section added): what an
+        // upload costs whose functions were compiled before.
+        let again = with_custom_section(&bytes, "switchboard-bench", b"another version");
+        let started = Instant::now();
+        switchboard::runtime::validate::validate(&runtime, &again, &limits, ctx.config.clone())
+            .unwrap_or_else(|e| panic!("{lang} again: {e}"));
+        let ready_again = started.elapsed();
         let first = plugin.invoke(&event, &ctx, &limits);
         assert!(
             matches!(&first.outcome, Outcome::Decision(d) if d.actions.len() == 1),
@@ -161,9 +204,10 @@ fn main() {
             crowd_row = Some((crowd, held));
         }
         rows.push(format!(
-            "| {lang} | {:.1} MiB | {} | {} / {} | {} | {} | {:.0} KiB |",
+            "| {lang} | {:.1} MiB | {} | {} | {} / {} | {} | {} | {:.0} KiB |",
             bytes.len() as f64 / f64::from(1 << 20),
             us(ready),
+            us(ready_again),
             us(percentile(&mut fresh, 0.5)),
             us(percentile(&mut fresh, 0.99)),
             us(percentile(&mut fresh_prefix, 0.5)),
@@ -172,7 +216,7 @@ fn main() {
         ));
     }
     let mut table = String::from(
-        "| plugin | component | upload to ready (validate + compile) | fresh instance + call, p50 / p99 | the same, first 512 KiB reset (before), p50 | per-call reuse: call, p50 | private dirty per live instance |\n|---|---|---|---|---|---|---|\n",
+        "| plugin | component | upload to ready (validate + compile), nothing cached | the same code as a new version (its functions cached) | fresh instance + call, p50 / p99 | the same, first 512 KiB reset (before), p50 | per-call reuse: call, p50 | private dirty per live instance |\n|---|---|---|---|---|---|---|---|\n",
     );
     for row in rows {
         table.push_str(&row);

@@ -177,7 +177,14 @@ fn main() {
     let mut upload = Vec::new();
     let mut first_call_load = Vec::new();
     for i in 0..uploads {
-        // A distinct component each time (a custom section), so nothing is cached.
+        // A distinct component each time (a custom section), and a runtime with caches
+        // of its own (artifacts, compiled functions), so nothing is cached.
+        let runtime = Runtime::new(RuntimeConfig {
+            cache_dir: Some(work.path().join(format!("upload-cache{i}"))),
+            max_concurrent_instances: 16,
+            ..RuntimeConfig::default()
+        })
+        .expect("runtime");
         let mut bytes = ivr.clone();
         bytes.extend_from_slice(&[0x00, 0x07, 0x05, b'b', b'e', b'n', b'c', b'h', i as u8]);
         let store_url = format!(

@@ -193,7 +193,10 @@ async fn live_calls(store: &Store) {
     );
     let straggler = |id: &str| ("tok-1".to_owned(), id.to_owned());
     assert_eq!(
-        store.inbox_stragglers("r1", i64::MAX).await.expect("stragglers"),
+        store
+            .inbox_stragglers("r1", i64::MAX)
+            .await
+            .expect("stragglers"),
         [straggler("e1"), straggler("e2"), straggler("e3")]
     );
     assert!(

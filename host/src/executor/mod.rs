@@ -37,8 +37,8 @@ use crate::contract::{ConfigEntry, Event};
 use crate::dedupe::Window;
 use crate::metrics;
 use crate::runtime::{Limits, Plugin};
-use crate::store::live::{ClaimedCall, Handover, InboxEvent, NewLiveCall, Pushed};
 use crate::store::Store;
+use crate::store::live::{ClaimedCall, Handover, InboxEvent, NewLiveCall, Pushed};
 
 /// How deep `action-failed` events may chain (a plugin answering a failure with an
 /// action that fails again).

@@ -12,6 +12,7 @@
 //! Must not: know about tenants, calls or the service; that is the executor's job.
 
 mod cache;
+mod functions;
 mod limits;
 mod outcome;
 mod poll;
@@ -30,6 +31,7 @@ use wasmtime::{
 };
 
 pub use cache::ArtifactCache;
+pub use functions::FunctionCache;
 pub use limits::{Limits, Reuse};
 pub use outcome::{InvalidOutput, Invocation, LogLine, Outcome};
 use sandbox::Sandbox;
@@ -48,7 +50,9 @@ pub struct RuntimeConfig {
     pub max_memory_bytes: usize,
     /// Component instances alive at once (concurrent invocations).
     pub max_concurrent_instances: u32,
-    /// Where precompiled plugins are kept; `None` compiles in memory every load.
+    /// Where precompiled plugins are kept, and in `functions/` the compiled
+    /// functions they are made of ([`FunctionCache`]: an upload compiles only the
+    /// functions no earlier upload had); `None` compiles in memory every load.
     pub cache_dir: Option<PathBuf>,
     /// How much of each pooled linear memory is reset in place and kept mapped when
     /// an instance ends, instead of being returned to the kernel: the next instance
@@ -132,7 +136,14 @@ impl Drop for Runtime {
 
 impl Runtime {
     pub fn new(config: RuntimeConfig) -> Result<Self, LoadError> {
-        let engine = Engine::new(&engine_config(&config)).map_err(LoadError::Compile)?;
+        let mut wasm = engine_config(&config);
+        if let Some(dir) = &config.cache_dir {
+            wasm.enable_incremental_compilation(Arc::new(FunctionCache::new(
+                dir.join("functions"),
+            )?))
+            .map_err(LoadError::Compile)?;
+        }
+        let engine = Engine::new(&wasm).map_err(LoadError::Compile)?;
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(LoadError::Imports)?;
         poll::add_to_linker(&mut linker).map_err(LoadError::Imports)?;

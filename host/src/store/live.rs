@@ -296,10 +296,12 @@ impl Store {
     pub async fn inbox_push(&self, token: &str, event: InboxEvent<'_>) -> Result<Pushed> {
         if self.backend() != Backend::Postgres {
             let mut conn = self.pool().acquire().await?;
-            return Ok(match push(&mut conn, Backend::Sqlite, token, event).await? {
-                true => Pushed::Queued { after: Vec::new() },
-                false => Pushed::Already,
-            });
+            return Ok(
+                match push(&mut conn, Backend::Sqlite, token, event).await? {
+                    true => Pushed::Queued { after: Vec::new() },
+                    false => Pushed::Already,
+                },
+            );
         }
         let row = sqlx::query(&format!(
             "WITH {WAITING_BEFORE}, \

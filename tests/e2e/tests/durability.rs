@@ -74,8 +74,7 @@ async fn assert_all_pass_after_kill(sim: &SimClient, report: &Value) -> usize {
         if call["pass"] == true {
             continue;
         }
-        if call["ended"] != true
-            || without_media(&call["made"]) != without_media(&call["expected"])
+        if call["ended"] != true || without_media(&call["made"]) != without_media(&call["expected"])
         {
             print_timeline(sim, call).await;
             panic!(
