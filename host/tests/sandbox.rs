@@ -375,10 +375,30 @@ fn precompiled_artifacts_are_cached_on_disk() {
     let bytes = support::guest_bytes("switchboard_ivr");
     let first = Runtime::new(config.clone()).expect("runtime");
     let plugin = first.load(&bytes).expect("load");
-    let artifacts: Vec<_> = std::fs::read_dir(dir.path()).expect("dir").collect();
+    let artifacts: Vec<_> = std::fs::read_dir(dir.path())
+        .expect("dir")
+        .map(|e| e.expect("entry").file_name())
+        .filter(|name| name.to_string_lossy().ends_with(".cwasm"))
+        .collect();
     assert_eq!(artifacts.len(), 1);
-    let name = artifacts[0].as_ref().expect("entry").file_name();
+    let name = artifacts[0].clone();
     assert!(name.to_string_lossy().starts_with(plugin.digest()));
+    // Beside it, the functions it was compiled from: another upload of the same code
+    // (another digest), even after a restart, compiles few of them again (nearly all
+    // compile to the same code; some of wasmtime's glue is compiled apart).
+    let kept = first.function_cache().expect("function cache").len();
+    assert!(kept > 10, "{kept} functions kept");
+    let restarted = Runtime::new(config.clone()).expect("runtime");
+    let mut again = bytes.clone();
+    again.extend_from_slice(&[0x00, 0x06, 0x05, b'a', b'g', b'a', b'i', b'n']);
+    restarted.load(&again).expect("another version");
+    let functions = restarted.function_cache().expect("function cache");
+    let compiled = functions.len() - kept;
+    assert!(
+        functions.hits() >= kept as u64 && compiled * 5 < kept,
+        "{} functions read back, {compiled} compiled again, of {kept}",
+        functions.hits()
+    );
 
     // A second runtime (a restart) loads the artifact; a corrupt one is replaced.
     let second = Runtime::new(config.clone()).expect("runtime");

@@ -22,6 +22,7 @@ use std::fs::File;
 use std::io::Write as _;
 use std::os::unix::fs::FileExt as _;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use sha2::{Digest as _, Sha256};
@@ -41,6 +42,7 @@ struct Location {
 pub struct FunctionCache {
     dir: PathBuf,
     state: Mutex<State>,
+    hits: AtomicU64,
 }
 
 #[derive(Debug, Default)]
@@ -71,6 +73,7 @@ impl FunctionCache {
         Ok(Self {
             dir,
             state: Mutex::new(state),
+            hits: AtomicU64::new(0),
         })
     }
 
@@ -83,6 +86,12 @@ impl FunctionCache {
     #[must_use]
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+
+    /// Functions read back instead of compiled, since this cache was opened.
+    #[must_use]
+    pub fn hits(&self) -> u64 {
+        self.hits.load(Ordering::Relaxed)
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
@@ -132,6 +141,7 @@ impl wasmtime::CacheStore for FunctionCache {
         };
         let mut value = vec![0; at.len as usize];
         file.read_exact_at(&mut value, at.offset).ok()?;
+        self.hits.fetch_add(1, Ordering::Relaxed);
         Some(Cow::Owned(value))
     }
 

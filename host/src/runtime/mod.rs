@@ -117,6 +117,7 @@ pub struct Runtime {
     linker: Linker<Sandbox>,
     config: RuntimeConfig,
     cache: Option<ArtifactCache>,
+    functions: Option<Arc<FunctionCache>>,
     ticker_stop: Arc<AtomicBool>,
 }
 
@@ -137,12 +138,15 @@ impl Drop for Runtime {
 impl Runtime {
     pub fn new(config: RuntimeConfig) -> Result<Self, LoadError> {
         let mut wasm = engine_config(&config);
-        if let Some(dir) = &config.cache_dir {
-            wasm.enable_incremental_compilation(Arc::new(FunctionCache::new(
-                dir.join("functions"),
-            )?))
-            .map_err(LoadError::Compile)?;
-        }
+        let functions = match &config.cache_dir {
+            Some(dir) => {
+                let functions = Arc::new(FunctionCache::new(dir.join("functions"))?);
+                wasm.enable_incremental_compilation(functions.clone())
+                    .map_err(LoadError::Compile)?;
+                Some(functions)
+            }
+            None => None,
+        };
         let engine = Engine::new(&wasm).map_err(LoadError::Compile)?;
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(LoadError::Imports)?;
@@ -161,6 +165,7 @@ impl Runtime {
             linker,
             config,
             cache,
+            functions,
             ticker_stop,
         })
     }
@@ -173,6 +178,12 @@ impl Runtime {
     #[must_use]
     pub fn config(&self) -> &RuntimeConfig {
         &self.config
+    }
+
+    /// The compiled functions kept for later uploads (with a cache directory).
+    #[must_use]
+    pub fn function_cache(&self) -> Option<&FunctionCache> {
+        self.functions.as_deref()
     }
 
     /// Compiles (or loads from the cache) a component and checks it is a call policy.
