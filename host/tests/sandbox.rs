@@ -264,6 +264,36 @@ fn assert_denied(mode: &str) {
     }
 }
 
+/// An instance's memory is reset before its slot serves another: the pages it wrote
+/// are copied back from the image (found by `PAGEMAP_SCAN` where the kernel has it).
+/// A call's own instance keeps its memory between events, which shows the probe sees
+/// what is left.
+#[test]
+fn nothing_an_instance_wrote_reaches_the_next_one() {
+    let (_runtime, hostile) = hostile();
+    let probe = |run: Invocation| match run.outcome {
+        Outcome::PluginError(e) if e.code == "residue" => e.message,
+        other => panic!("{other:?}"),
+    };
+    for _ in 0..20 {
+        assert_eq!(
+            probe(invoke(&hostile, "residue", &Limits::default())),
+            "granted: calls=1 dirty=0"
+        );
+    }
+    let mut session = hostile.session(&Limits::default());
+    let ctx = with_mode("residue");
+    let event = scenario::incoming_call();
+    assert_eq!(
+        probe(session.invoke(&event, &ctx)),
+        "granted: calls=1 dirty=0"
+    );
+    assert_eq!(
+        probe(session.invoke(&event, &ctx)),
+        "granted: calls=2 dirty=128"
+    );
+}
+
 #[test]
 fn environment_is_not_visible() {
     // The guest reads PATH, which the host process has: it must not leak.

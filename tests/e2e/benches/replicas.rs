@@ -38,6 +38,8 @@ struct Measured {
     save_us: f64,
     inbox_us: f64,
     handover_us: f64,
+    /// Inbox reads to keep a call's order (`catch_up`) per 1,000 events, saturated.
+    catch_ups_per_1000: f64,
 }
 
 fn plan(calls: usize, rate: f64) -> LoadPlan {
@@ -106,10 +108,12 @@ async fn measure(config: &Config, quick: bool) -> anyhow::Result<Option<Measured
     }
     let (calls, rate) = if quick { (20, 100.0) } else { (1500, 1000.0) };
     let before = events.load(Ordering::Relaxed);
+    let catch_ups_before = store_seconds(&stack.metrics().await?, "catch_up").1;
     let started = Instant::now();
     let throughput = switchboard_sim::load::run(&stack.sim.sim, &plan(calls, rate)).await?;
     let seconds = started.elapsed().as_secs_f64();
     let handled = events.load(Ordering::Relaxed) - before;
+    let catch_ups = store_seconds(&stack.metrics().await?, "catch_up").1 - catch_ups_before;
     let (calls, rate) = if quick { (20, 20.0) } else { (600, 60.0) };
     // Store times at a moderate rate (saturated, they are mostly waits for a
     // connection).
@@ -130,6 +134,7 @@ async fn measure(config: &Config, quick: bool) -> anyhow::Result<Option<Measured
         save_us: mean_us("save"),
         inbox_us: mean_us("inbox"),
         handover_us: mean_us("handover"),
+        catch_ups_per_1000: catch_ups / handled.max(1) as f64 * 1000.0,
         latency,
         throughput,
     };
@@ -210,7 +215,7 @@ fn main() -> anyhow::Result<()> {
             }
         };
         rows.push(format!(
-            "| {} | {:.0} | {:.2} / {:.2} ms | {} | {} | {} | {}/{} |",
+            "| {} | {:.0} | {:.2} / {:.2} ms | {} | {} | {} | {} | {}/{} |",
             config.name,
             m.events_per_second,
             m.latency.event_to_request.p50_ms,
@@ -218,12 +223,17 @@ fn main() -> anyhow::Result<()> {
             store(m.save_us),
             store(m.inbox_us),
             store(m.handover_us),
+            if config.postgres {
+                format!("{:.1}", m.catch_ups_per_1000)
+            } else {
+                "–".into()
+            },
             m.throughput.passed + m.latency.passed,
             m.throughput.placed + m.latency.placed,
         ));
     }
     let mut table = String::from(
-        "| configuration | events/s (saturated) | event → next request p50 / p99 (60 calls/s) | save before actions (mean) | inbox write, owner (mean) | hand-over to the owner (mean) | calls passed |\n|---|---|---|---|---|---|---|\n",
+        "| configuration | events/s (saturated) | event → next request p50 / p99 (60 calls/s) | save before actions (mean) | inbox write, owner (mean) | hand-over to the owner (mean) | inbox reads to keep order, per 1,000 events (saturated) | calls passed |\n|---|---|---|---|---|---|---|---|\n",
     );
     for row in rows {
         table.push_str(&row);

@@ -154,6 +154,7 @@ impl Policy for Hostile {
                 Ok(vec![act::answer()])
             }
             "exit" => std::process::exit(3),
+            "residue" => Err(probe_result("residue", Ok(residue()))),
             other => Err(PluginError {
                 code: "mode".into(),
                 message: format!("unknown mode {other}"),
@@ -163,6 +164,25 @@ impl Policy for Hostile {
 }
 
 /// Reports what a probe of the sandbox saw: `granted: …` would be a sandbox hole.
+/// What earlier handlers in this instance left behind: a counter, and 1 MiB of
+/// scratch memory (zero in the image) of which this handler then writes one byte
+/// every 8 KiB, in 128 scattered pages. A fresh instance must see `calls=1 dirty=0`,
+/// however many instances used its memory slot before.
+fn residue() -> String {
+    use std::sync::atomic::{AtomicU8, AtomicU32, Ordering};
+    static CALLS: AtomicU32 = AtomicU32::new(0);
+    static SCRATCH: [AtomicU8; 1 << 20] = [const { AtomicU8::new(0) }; 1 << 20];
+    let calls = CALLS.fetch_add(1, Ordering::Relaxed) + 1;
+    let dirty = SCRATCH
+        .iter()
+        .filter(|b| b.load(Ordering::Relaxed) != 0)
+        .count();
+    for byte in SCRATCH.iter().step_by(8192) {
+        byte.store(0xAA, Ordering::Relaxed);
+    }
+    format!("calls={calls} dirty={dirty}")
+}
+
 fn probe_result(what: &str, result: Result<String, String>) -> PluginError {
     PluginError {
         code: what.into(),
