@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use crate::directory::Directory;
 use crate::executor::{Durable, Executor};
-use crate::store::live::ClaimedCall;
+use crate::store::live::{ClaimedCall, waiting_ids};
 use crate::store::wake::{WakeUp, wake_channel};
 use crate::store::{Backend, now_ms};
 
@@ -47,17 +47,7 @@ impl Replica {
                     match listener.recv().await {
                         Ok(notification) => {
                             for wake in WakeUp::parse_all(notification.payload()) {
-                                match wake {
-                                    WakeUp {
-                                        token,
-                                        event: Some(event),
-                                    } => executor.push_stored(token, [event]),
-                                    WakeUp { token, event: None } => {
-                                        let executor = executor.clone();
-                                        let token = token.to_owned();
-                                        tokio::spawn(async move { executor.wake(&token).await });
-                                    }
-                                }
+                                take_wake_up(&executor, wake);
                             }
                         }
                         Err(e) => {
@@ -105,6 +95,33 @@ impl Drop for Replica {
     fn drop(&mut self) {
         for task in &self.tasks {
             task.abort();
+        }
+    }
+}
+
+/// A wake-up from a replica that put an event in the inbox of a call this one owns.
+fn take_wake_up(executor: &Executor, wake: WakeUp<'_>) {
+    match wake {
+        // What came before it is here already: taken alone.
+        WakeUp {
+            token,
+            event: Some(event),
+            after,
+        } if executor.seen_all(token, waiting_ids(after)) => executor.push_stored(token, [event]),
+        // The inbox read, in order: an event named as waiting before it has not come
+        // here yet (a catch-up), or the event did not fit in the notification.
+        WakeUp { token, event, .. } => {
+            let executor = executor.clone();
+            let token = token.to_owned();
+            let catch_up = event.is_some();
+            tokio::spawn(async move {
+                let started = std::time::Instant::now();
+                executor.wake(&token).await;
+                if catch_up {
+                    ::metrics::histogram!(crate::metrics::STORE_SECONDS, "op" => "catch_up")
+                        .record(started.elapsed().as_secs_f64());
+                }
+            });
         }
     }
 }

@@ -64,25 +64,34 @@ async fn suite(store: &Store) {
     live_calls(store).await;
 }
 
-/// Calls in progress: one call per ring, the inbox as a cross-replica dedupe, saves
-/// fenced by ownership, leases claimed once, swept when long ended.
-async fn live_calls(store: &Store) {
-    let event = |id: &'static str, at_us: i64| InboxEvent {
+/// An inbox event whose body is its id.
+fn event(id: &'static str, at_us: i64) -> InboxEvent<'static> {
+    InboxEvent {
         id,
         at_us,
         body: id,
-    };
-    let call = NewLiveCall {
+    }
+}
+
+/// Call `tok-1` (server call `server-1`), owned by replica `r1` until `lease_ms`.
+fn ringing_call(lease_ms: i64) -> NewLiveCall<'static> {
+    NewLiveCall {
         token: "tok-1",
         incoming_event: "ring-1",
         tenant_id: "t",
         plugin_sha256: "abc",
         server_call_id: "server-1",
         owner: "r1",
-        lease_ms: 1_000,
+        lease_ms,
         state: "{}",
         first_event: event("ring-1", 1),
-    };
+    }
+}
+
+/// Calls in progress: one call per ring, the inbox as a cross-replica dedupe, saves
+/// fenced by ownership, leases claimed once, swept when long ended.
+async fn live_calls(store: &Store) {
+    let call = ringing_call(1_000);
     assert!(store.create_live_call(call).await.expect("create"));
     // The same ring reaching another replica is not a second call.
     let again = NewLiveCall {
@@ -269,9 +278,9 @@ async fn live_calls(store: &Store) {
 }
 
 /// Two events of one call handed over by two replicas: their wake-ups travel on two
-/// connections and may reach the owner in either order. The first goes with its
-/// event; the second, with the first still waiting, wakes the owner to read the
-/// inbox, where the events are in the order they reached the database.
+/// connections and may reach the owner in either order. The second names the first,
+/// still waiting when it went in: an owner that has not taken it reads the inbox,
+/// where the events are in the order they reached the database.
 #[tokio::test]
 async fn postgres_a_hand_over_behind_a_waiting_event_makes_the_owner_read_in_order() {
     let Some((store, schema)) = postgres().await else {
@@ -281,23 +290,12 @@ async fn postgres_a_hand_over_behind_a_waiting_event_makes_the_owner_read_in_ord
         .await
         .expect("listener");
     listener.listen(&wake_channel("r1")).await.expect("listen");
-    let event = |id: &'static str, at_us: i64| InboxEvent {
-        id,
-        at_us,
-        body: id,
-    };
-    let call = NewLiveCall {
-        token: "tok-1",
-        incoming_event: "ring-1",
-        tenant_id: "t",
-        plugin_sha256: "abc",
-        server_call_id: "server-1",
-        owner: "r1",
-        lease_ms: i64::MAX,
-        state: "{}",
-        first_event: event("ring-1", 1),
-    };
-    assert!(store.create_live_call(call).await.expect("create"));
+    assert!(
+        store
+            .create_live_call(ringing_call(i64::MAX))
+            .await
+            .expect("create")
+    );
     store
         .save_live_call("tok-1", "r1", "{}", Some("ring-1"), false)
         .await
@@ -320,16 +318,15 @@ async fn postgres_a_hand_over_behind_a_waiting_event_makes_the_owner_read_in_ord
                 .expect("wake-ups within 10 s")
                 .expect("notification");
         for wake in WakeUp::parse_all(notification.payload()) {
-            got.push((wake.token.to_owned(), wake.event.map(str::to_owned)));
+            got.push(format!(
+                "{} {} after [{}]",
+                wake.token,
+                wake.event.unwrap_or("-"),
+                wake.after
+            ));
         }
     }
-    assert_eq!(
-        got,
-        [
-            ("tok-1".to_owned(), Some("e1".to_owned())),
-            ("tok-1".to_owned(), None)
-        ]
-    );
+    assert_eq!(got, ["tok-1 e1 after []", "tok-1 e2 after [e1]"]);
     assert_eq!(
         store.inbox_pending("tok-1").await.expect("pending"),
         ["e1", "e2"]
@@ -363,9 +360,9 @@ async fn postgres_wake_ups_reach_the_owner() {
         })
         .collect();
     for (token, event) in &sent {
-        store.notify("r-1", token, *event);
+        store.notify("r-1", token, *event, "");
     }
-    store.notify("r-2", "elsewhere", None);
+    store.notify("r-2", "elsewhere", None, "");
     let mut got = Vec::new();
     while got.len() < sent.len() {
         let notification =

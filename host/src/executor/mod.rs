@@ -279,12 +279,16 @@ impl Executor {
     }
 
     /// Whether the call's worker here has taken every one of these events.
-    fn seen_all(&self, token: &str, events: &[String]) -> bool {
+    pub(crate) fn seen_all<'a>(
+        &self,
+        token: &str,
+        events: impl IntoIterator<Item = &'a str>,
+    ) -> bool {
         let calls = self.lock();
         calls
             .live
             .get(token)
-            .is_some_and(|call| events.iter().all(|id| call.seen.contains(id)))
+            .is_some_and(|call| events.into_iter().all(|id| call.seen.contains(id)))
     }
 
     /// Whether this replica handles the call now.
@@ -393,7 +397,7 @@ impl Executor {
             .record(started.elapsed().as_secs_f64());
         match pushed {
             Ok(Pushed::Queued { after }) => {
-                if !self.seen_all(token, &after) {
+                if !self.seen_all(token, after.iter().map(String::as_str)) {
                     // An earlier event of this call reached another replica, which put
                     // it in the inbox and answered 200 before the service sent this
                     // one; its wake-up is still on its way. Take it first, so the call

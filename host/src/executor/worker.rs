@@ -589,8 +589,10 @@ impl Worker {
                 continue;
             }
             ran.actions.push(kind.to_owned());
+            // Its position in the decision, as the policy hears of it.
+            let position = u32::try_from(index).unwrap_or(u32::MAX);
             let failed = |status: Option<u16>, code: &str, message: String| ActionFailed {
-                index: u32::try_from(index).unwrap_or(u32::MAX),
+                index: position,
                 action: kind.to_owned(),
                 operation_context: request.operation_context.clone(),
                 status,
@@ -636,11 +638,7 @@ impl Worker {
                         "call.resume: in flight when the host stopped; not sent again, its completion awaited"
                     );
                     count_action(&self.tenant.id, kind, "unknown");
-                    self.rec.sequencer.accepted(
-                        pending.seq,
-                        request,
-                        u32::try_from(index).unwrap_or(u32::MAX),
-                    );
+                    self.rec.sequencer.accepted(pending.seq, request, position);
                     continue;
                 }
                 if replaying && pending.started {
@@ -691,11 +689,7 @@ impl Worker {
                         "action.done"
                     );
                     count_action(&self.tenant.id, kind, "ok");
-                    self.rec.sequencer.accepted(
-                        pending.seq,
-                        request,
-                        u32::try_from(index).unwrap_or(u32::MAX),
-                    );
+                    self.rec.sequencer.accepted(pending.seq, request, position);
                     self.after_success(&request.action, &response.body);
                     if !rest.repeatable && self.executor.inner.durable.is_some() {
                         if let Some(saved) = self.rec.outbox.as_mut() {

@@ -100,11 +100,18 @@ pub enum Pushed {
 /// and two events of one call may reach two replicas less than a millisecond apart).
 const DB_NOW_US: &str = "(extract(epoch from clock_timestamp()) * 1000000)::bigint";
 
-/// The ids of the call's events in the inbox not handled yet, as one text (ids apart
-/// by newlines), in SQL for a `WITH` clause: seen by a statement's snapshot, so
-/// without the event the statement inserts.
+/// The call's events in the inbox not handled yet, in SQL for a `WITH` clause: seen by
+/// a statement's snapshot, so without the event the statement inserts.
 const WAITING_BEFORE: &str =
     "before AS (SELECT event_id FROM call_inbox WHERE token = $1 AND done = 0)";
+/// Their ids as one text, apart by commas ([`waiting_ids`] reads it back).
+const WAITING_IDS: &str = "COALESCE((SELECT string_agg(event_id, ',') FROM before), '')";
+
+/// The ids in a [`WAITING_IDS`] text. An id that itself holds a comma comes back in
+/// pieces that match no event: the caller then reads the inbox, which is safe.
+pub fn waiting_ids(text: &str) -> impl Iterator<Item = &str> {
+    text.split(',').filter(|id| !id.is_empty())
+}
 
 /// What a save did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -260,7 +267,7 @@ impl Store {
                SELECT $1, $2, {DB_NOW_US}, $3 FROM c WHERE c.ended = 0 AND ($4 = '' OR c.server_call_id = $4) \
                ON CONFLICT (token, event_id) DO NOTHING RETURNING 1) \
              SELECT c.owner, c.ended, c.server_call_id, (SELECT COUNT(*) FROM ins) AS inserted, \
-               (SELECT COUNT(*) FROM before) AS waiting FROM c",
+               {WAITING_IDS} AS after FROM c",
         ))
         .bind(token)
         .bind(event.id)
@@ -282,11 +289,12 @@ impl Store {
         }
         let owner: String = row.try_get("owner")?;
         if owner != me {
-            // With earlier events of the call waiting, the owner may not have them yet
+            // Earlier events of the call may be waiting that the owner has not got yet
             // (their wake-ups travel on other replicas' connections and may come after
-            // this one): it reads the inbox, in order, rather than take this event alone.
-            let alone = row.try_get::<i64, _>("waiting")? == 0;
-            self.notify(&owner, token, alone.then_some(event.body));
+            // this one): the wake-up names them, and an owner that lacks one reads the
+            // inbox, in order, rather than take this event alone.
+            let after: String = row.try_get("after")?;
+            self.notify(&owner, token, Some(event.body), &after);
         }
         Ok(Handover::Accepted { owner })
     }
@@ -307,8 +315,7 @@ impl Store {
             "WITH {WAITING_BEFORE}, \
              ins AS (INSERT INTO call_inbox (token, event_id, at_us, body) VALUES ($1, $2, {DB_NOW_US}, $3) \
                ON CONFLICT (token, event_id) DO NOTHING RETURNING 1) \
-             SELECT (SELECT COUNT(*) FROM ins) AS inserted, \
-               COALESCE((SELECT string_agg(event_id, E'\\n') FROM before), '') AS after",
+             SELECT (SELECT COUNT(*) FROM ins) AS inserted, {WAITING_IDS} AS after",
         ))
         .bind(token)
         .bind(event.id)
@@ -320,7 +327,7 @@ impl Store {
         }
         let after: String = row.try_get("after")?;
         Ok(Pushed::Queued {
-            after: after.lines().map(str::to_owned).collect(),
+            after: waiting_ids(&after).map(str::to_owned).collect(),
         })
     }
 
@@ -435,10 +442,12 @@ impl Store {
 
     /// Wakes the replica `owner` for the call `token` (PostgreSQL `NOTIFY`, sent in
     /// batches by [`super::wake`]; one host on SQLite has nobody to wake), handing it
-    /// the event too when it fits in a notification. Best effort: returns at once.
-    pub fn notify(&self, owner: &str, token: &str, event: Option<&str>) {
+    /// the event too when it fits in a notification, with the ids of the events that
+    /// were waiting before it (`after`, a [`WAITING_IDS`] text). Best effort: returns
+    /// at once.
+    pub fn notify(&self, owner: &str, token: &str, event: Option<&str>, after: &str) {
         if let Some(waker) = &self.waker {
-            waker.wake(owner, token, event);
+            waker.wake(owner, token, event, after);
         }
     }
 

@@ -22,28 +22,41 @@ pub const MAX_NOTIFY_PAYLOAD: usize = 7_900;
 /// Notifications per statement at most (two parameters each).
 const MAX_PER_STATEMENT: usize = 32;
 
-/// A wake-up as the owner receives it: the call, and the event if it came along.
+/// A wake-up as the owner receives it: the call, the event if it came along, and the
+/// ids of the call's events that were waiting in the inbox before it (apart by commas,
+/// [`super::live::waiting_ids`]): the owner takes the event alone only if it has
+/// taken those, and reads the inbox otherwise.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct WakeUp<'a> {
     pub token: &'a str,
     pub event: Option<&'a str>,
+    pub after: &'a str,
 }
 
 impl<'a> WakeUp<'a> {
-    /// This wake-up's entry in a notification: `TOKEN LEN\nEVENT` (`LEN` bytes of
-    /// event; 0 when it does not come along).
+    /// This wake-up's entry in a notification: `TOKEN LEN[ AFTER]\nEVENT` (`LEN` bytes
+    /// of event, 0 when it does not come along; ` AFTER` only when some were waiting).
     fn encode(&self, into: &mut String) {
         let event = self.event.unwrap_or_default();
         into.push_str(self.token);
         into.push(' ');
         into.push_str(&event.len().to_string());
+        if !self.after.is_empty() {
+            into.push(' ');
+            into.push_str(self.after);
+        }
         into.push('\n');
         into.push_str(event);
     }
 
     fn encoded_len(&self) -> usize {
         let event = self.event.map_or(0, str::len);
-        self.token.len() + 2 + event.to_string().len() + event
+        let after = if self.after.is_empty() {
+            0
+        } else {
+            1 + self.after.len()
+        };
+        self.token.len() + 2 + event.to_string().len() + event + after
     }
 
     /// The wake-ups in a notification's payload, in order; an entry that does not
@@ -56,20 +69,22 @@ impl<'a> WakeUp<'a> {
             let Some((head, tail)) = rest.split_once('\n') else {
                 break;
             };
-            let Some((token, len)) = head.split_once(' ') else {
+            let mut fields = head.splitn(3, ' ');
+            let (Some(token), Some(len)) = (fields.next(), fields.next()) else {
                 break;
             };
             let Ok(len) = len.parse::<usize>() else {
                 break;
             };
-            let (Some(event), Some(after)) = (tail.get(..len), tail.get(len..)) else {
+            let (Some(event), Some(next)) = (tail.get(..len), tail.get(len..)) else {
                 break;
             };
             wakes.push(Self {
                 token,
                 event: (len > 0).then_some(event),
+                after: fields.next().unwrap_or_default(),
             });
-            rest = after;
+            rest = next;
         }
         wakes
     }
@@ -88,6 +103,7 @@ struct Pending {
     owner: String,
     token: String,
     event: Option<String>,
+    after: String,
 }
 
 /// Sends wake-ups in batches (one task, stopped when the last store clone goes).
@@ -105,15 +121,37 @@ impl Waker {
         Self { tx }
     }
 
-    /// Queues a wake-up for replica `owner`, with the event when it fits.
-    pub fn wake(&self, owner: &str, token: &str, event: Option<&str>) {
-        let event = event.filter(|_| WakeUp { token, event }.encoded_len() < MAX_NOTIFY_PAYLOAD);
+    /// Queues a wake-up for replica `owner`, with the event when it fits (and `after`
+    /// frames: event ids are the service's GUIDs; one with a space or a line break
+    /// sends the wake-up without the event, and the owner reads the inbox).
+    pub fn wake(&self, owner: &str, token: &str, event: Option<&str>, after: &str) {
+        let WakeUp { event, after, .. } = fitted(WakeUp {
+            token,
+            event,
+            after,
+        });
         // The task ends only with the last sender: it is alive.
         let _ = self.tx.send(Pending {
             owner: owner.to_owned(),
             token: token.to_owned(),
             event: event.map(str::to_owned),
+            after: after.to_owned(),
         });
+    }
+}
+
+/// The wake-up as it can go: with its event and the waiting ids if they fit in a
+/// notification and frame (no space or line break in the ids), else without either
+/// (the owner reads the inbox).
+fn fitted(wake: WakeUp<'_>) -> WakeUp<'_> {
+    if wake.after.contains([' ', '\n']) || wake.encoded_len() >= MAX_NOTIFY_PAYLOAD {
+        WakeUp {
+            event: None,
+            after: "",
+            ..wake
+        }
+    } else {
+        wake
     }
 }
 
@@ -144,6 +182,7 @@ fn pack(batch: &[Pending]) -> Vec<(String, String)> {
             let wake = WakeUp {
                 token: &pending.token,
                 event: pending.event.as_deref(),
+                after: &pending.after,
             };
             if !payload.is_empty() && payload.len() + wake.encoded_len() >= MAX_NOTIFY_PAYLOAD {
                 out.push((channel.clone(), std::mem::take(&mut payload)));
@@ -179,6 +218,7 @@ mod tests {
             owner: owner.into(),
             token: token.into(),
             event: event.map(Into::into),
+            after: String::new(),
         }
     }
 
@@ -188,7 +228,10 @@ mod tests {
             pending("r1", "a", Some(r#"{"x":"1 2\n3"}"#)),
             pending("r2", "b", None),
             pending("r1", "c", None),
-            pending("r1", "a", Some("{}")),
+            Pending {
+                after: "e1,e2".into(),
+                ..pending("r1", "a", Some("{}"))
+            },
         ];
         let packed = pack(&batch);
         assert_eq!(packed.len(), 2);
@@ -198,15 +241,18 @@ mod tests {
             [
                 WakeUp {
                     token: "a",
-                    event: Some(r#"{"x":"1 2\n3"}"#)
+                    event: Some(r#"{"x":"1 2\n3"}"#),
+                    after: ""
                 },
                 WakeUp {
                     token: "c",
-                    event: None
+                    event: None,
+                    after: ""
                 },
                 WakeUp {
                     token: "a",
-                    event: Some("{}")
+                    event: Some("{}"),
+                    after: "e1,e2"
                 },
             ]
         );
@@ -214,7 +260,8 @@ mod tests {
             WakeUp::parse_all(&packed[1].1),
             [WakeUp {
                 token: "b",
-                event: None
+                event: None,
+                after: ""
             }]
         );
     }
@@ -240,12 +287,28 @@ mod tests {
     }
 
     #[test]
+    fn a_wake_up_goes_without_its_event_when_it_would_not_frame_or_fit() {
+        let wake = |event, after| WakeUp {
+            token: "t",
+            event: Some(event),
+            after,
+        };
+        let alone = |w: WakeUp<'_>| (w.event.is_none(), w.after.is_empty());
+        assert_eq!(alone(fitted(wake("{}", "e1,e2"))), (false, false));
+        assert_eq!(alone(fitted(wake("{}", "e 1"))), (true, true));
+        assert_eq!(alone(fitted(wake("{}", "e\n1"))), (true, true));
+        let big = "x".repeat(MAX_NOTIFY_PAYLOAD);
+        assert_eq!(alone(fitted(wake(&big, ""))), (true, true));
+    }
+
+    #[test]
     fn a_payload_that_does_not_parse_yields_what_came_before_it() {
         assert_eq!(
             WakeUp::parse_all("a 2\n{}b x\n"),
             [WakeUp {
                 token: "a",
-                event: Some("{}")
+                event: Some("{}"),
+                after: ""
             }]
         );
         assert!(WakeUp::parse_all("a 99\n{}").is_empty());

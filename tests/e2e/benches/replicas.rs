@@ -199,8 +199,9 @@ fn main() -> anyhow::Result<()> {
         println!("{}: latency {}", config.name, m.latency.text());
         anyhow::ensure!(
             m.throughput.failed == 0 && m.latency.failed == 0,
-            "{}: calls failed",
-            config.name
+            "{}: calls failed: {:#?}",
+            config.name,
+            [&m.throughput.failures, &m.latency.failures]
         );
         match (config.postgres, config.replicas) {
             (true, 1) => single_pg = Some(m.events_per_second),
