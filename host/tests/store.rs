@@ -277,6 +277,36 @@ async fn live_calls(store: &Store) {
     );
 }
 
+/// A listener on replica `owner`'s wake-up channel.
+async fn listen_as(schema: &ScratchSchema, owner: &str) -> sqlx::postgres::PgListener {
+    let mut listener = sqlx::postgres::PgListener::connect(&schema.url)
+        .await
+        .expect("listener");
+    listener.listen(&wake_channel(owner)).await.expect("listen");
+    listener
+}
+
+/// The next `n` wake-ups, as `TOKEN EVENT after [IDS]` (`-`: no event).
+async fn wake_ups(listener: &mut sqlx::postgres::PgListener, n: usize) -> Vec<String> {
+    let mut got = Vec::new();
+    while got.len() < n {
+        let notification =
+            tokio::time::timeout(std::time::Duration::from_secs(10), listener.recv())
+                .await
+                .expect("wake-ups within 10 s")
+                .expect("notification");
+        for wake in WakeUp::parse_all(notification.payload()) {
+            got.push(format!(
+                "{} {} after [{}]",
+                wake.token,
+                wake.event.unwrap_or("-"),
+                wake.after
+            ));
+        }
+    }
+    got
+}
+
 /// Two events of one call handed over by two replicas: their wake-ups travel on two
 /// connections and may reach the owner in either order. The second names the first,
 /// still waiting when it went in: an owner that has not taken it reads the inbox,
@@ -286,10 +316,7 @@ async fn postgres_a_hand_over_behind_a_waiting_event_makes_the_owner_read_in_ord
     let Some((store, schema)) = postgres().await else {
         return;
     };
-    let mut listener = sqlx::postgres::PgListener::connect(&schema.url)
-        .await
-        .expect("listener");
-    listener.listen(&wake_channel("r1")).await.expect("listen");
+    let mut listener = listen_as(&schema, "r1").await;
     assert!(
         store
             .create_live_call(ringing_call(i64::MAX))
@@ -310,23 +337,10 @@ async fn postgres_a_hand_over_behind_a_waiting_event_makes_the_owner_read_in_ord
             Handover::Accepted { owner: "r1".into() }
         );
     }
-    let mut got = Vec::new();
-    while got.len() < 2 {
-        let notification =
-            tokio::time::timeout(std::time::Duration::from_secs(10), listener.recv())
-                .await
-                .expect("wake-ups within 10 s")
-                .expect("notification");
-        for wake in WakeUp::parse_all(notification.payload()) {
-            got.push(format!(
-                "{} {} after [{}]",
-                wake.token,
-                wake.event.unwrap_or("-"),
-                wake.after
-            ));
-        }
-    }
-    assert_eq!(got, ["tok-1 e1 after []", "tok-1 e2 after [e1]"]);
+    assert_eq!(
+        wake_ups(&mut listener, 2).await,
+        ["tok-1 e1 after []", "tok-1 e2 after [e1]"]
+    );
     assert_eq!(
         store.inbox_pending("tok-1").await.expect("pending"),
         ["e1", "e2"]
@@ -342,10 +356,7 @@ async fn postgres_wake_ups_reach_the_owner() {
     let Some((store, schema)) = postgres().await else {
         return;
     };
-    let mut listener = sqlx::postgres::PgListener::connect(&schema.url)
-        .await
-        .expect("listener");
-    listener.listen(&wake_channel("r-1")).await.expect("listen");
+    let mut listener = listen_as(&schema, "r-1").await;
     let big = "x".repeat(10_000);
     let sent: Vec<(String, Option<&str>)> = (0..50)
         .map(|i| {
@@ -363,28 +374,16 @@ async fn postgres_wake_ups_reach_the_owner() {
         store.notify("r-1", token, *event, "");
     }
     store.notify("r-2", "elsewhere", None, "");
-    let mut got = Vec::new();
-    while got.len() < sent.len() {
-        let notification =
-            tokio::time::timeout(std::time::Duration::from_secs(10), listener.recv())
-                .await
-                .expect("wake-ups within 10 s")
-                .expect("notification");
-        for wake in WakeUp::parse_all(notification.payload()) {
-            got.push((wake.token.to_owned(), wake.event.map(str::to_owned)));
-        }
-    }
-    let expected: Vec<(String, Option<String>)> = sent
+    let expected: Vec<String> = sent
         .iter()
         .map(|(token, event)| {
-            (
-                token.clone(),
-                event.filter(|e| e.len() < 100).map(str::to_owned),
-            )
+            let event = event.filter(|e| e.len() < 100).unwrap_or("-");
+            format!("{token} {event} after []")
         })
         .collect();
     assert_eq!(
-        got, expected,
+        wake_ups(&mut listener, sent.len()).await,
+        expected,
         "in order; the event too big for a notification left out"
     );
     store.close().await;
