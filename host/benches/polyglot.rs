@@ -130,7 +130,6 @@ fn main() {
     // 512 KiB copied back, the rest returned to the kernel.
     let prefix_reset = Runtime::new(RuntimeConfig {
         max_concurrent_instances: 16,
-        keep_resident_bytes: 512 << 10,
         dirty_pages_only: false,
         cache_dir: Some(cache.path().to_owned()),
         ..RuntimeConfig::default()

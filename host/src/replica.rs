@@ -115,11 +115,10 @@ fn take_wake_up(executor: &Executor, wake: WakeUp<'_>) {
             let token = token.to_owned();
             let catch_up = event.is_some();
             tokio::spawn(async move {
-                let started = std::time::Instant::now();
-                executor.wake(&token).await;
                 if catch_up {
-                    ::metrics::histogram!(crate::metrics::STORE_SECONDS, "op" => "catch_up")
-                        .record(started.elapsed().as_secs_f64());
+                    executor.catch_up(&token).await;
+                } else {
+                    executor.wake(&token).await;
                 }
             });
         }

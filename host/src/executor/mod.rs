@@ -257,6 +257,16 @@ impl Executor {
         }
     }
 
+    /// [`Self::wake`] because an event overtook an earlier one of its call that
+    /// another replica put in the inbox: timed as the price of keeping order
+    /// (`switchboard_store_seconds{op="catch_up"}`).
+    pub async fn catch_up(&self, token: &str) {
+        let started = std::time::Instant::now();
+        self.wake(token).await;
+        ::metrics::histogram!(metrics::STORE_SECONDS, "op" => "catch_up")
+            .record(started.elapsed().as_secs_f64());
+    }
+
     /// Hands events read from the store (JSON) to the call's worker, those it has not
     /// seen.
     pub fn push_stored<B: AsRef<str>>(&self, token: &str, bodies: impl IntoIterator<Item = B>) {
@@ -402,10 +412,7 @@ impl Executor {
                     // it in the inbox and answered 200 before the service sent this
                     // one; its wake-up is still on its way. Take it first, so the call
                     // sees its events in the order they were sent.
-                    let started = std::time::Instant::now();
-                    self.wake(token).await;
-                    ::metrics::histogram!(metrics::STORE_SECONDS, "op" => "catch_up")
-                        .record(started.elapsed().as_secs_f64());
+                    self.catch_up(token).await;
                 }
                 send(&tx, event)
             }

@@ -54,27 +54,23 @@ pub struct RuntimeConfig {
     /// functions they are made of ([`FunctionCache`]: an upload compiles only the
     /// functions no earlier upload had); `None` compiles in memory every load.
     pub cache_dir: Option<PathBuf>,
-    /// How much of each pooled linear memory is reset in place and kept mapped when
-    /// an instance ends, instead of being returned to the kernel: the next instance
-    /// in that slot takes no page faults there. With [`Self::dirty_pages_only`]
-    /// these are the pages the instance wrote, wherever they are (Python and
-    /// JavaScript write ~0.5–1.3 MiB scattered over a heap image of several MiB);
-    /// without, the first bytes of the memory, whether written or not (Rust
-    /// policies live in the first few hundred KiB with the 64 KiB stack of
-    /// `.cargo/config.toml`; see BENCHMARKS.md).
-    pub keep_resident_bytes: usize,
     /// Find the pages an instance wrote with Linux's `PAGEMAP_SCAN` (kernel 6.7 or
-    /// later) and reset only those, copied back from the memory image; where the
-    /// kernel lacks it, the first [`Self::keep_resident_bytes`] are reset.
+    /// later) and reset only those, copied back from the memory image, keeping up to
+    /// [`KEEP_RESIDENT_DIRTY`] of them mapped for the slot's next instance (Python and
+    /// JavaScript write ~0.5–1.3 MiB scattered over a heap image of several MiB).
+    /// Otherwise, or where the kernel lacks it, the first [`KEEP_RESIDENT_PREFIX`]
+    /// bytes of each memory are reset and kept mapped, written or not (Rust policies
+    /// live in the first few hundred KiB with the 64 KiB stack of
+    /// `.cargo/config.toml`; see BENCHMARKS.md); the rest goes back to the kernel.
     pub dirty_pages_only: bool,
 }
 
 /// Dirty pages kept resident per slot where they can be found: a Python instance
 /// writes ~1.3 MiB.
-const KEEP_RESIDENT_DIRTY: usize = 4 << 20;
+pub const KEEP_RESIDENT_DIRTY: usize = 4 << 20;
 /// Bytes kept resident per slot where dirty pages cannot be found (each is reset by
 /// copying, written or not).
-const KEEP_RESIDENT_PREFIX: usize = 512 << 10;
+pub const KEEP_RESIDENT_PREFIX: usize = 512 << 10;
 
 impl Default for RuntimeConfig {
     fn default() -> Self {
@@ -84,11 +80,6 @@ impl Default for RuntimeConfig {
             max_memory_bytes: 256 << 20,
             max_concurrent_instances: 1_000,
             cache_dir: None,
-            keep_resident_bytes: if PoolingAllocationConfig::is_pagemap_scan_available() {
-                KEEP_RESIDENT_DIRTY
-            } else {
-                KEEP_RESIDENT_PREFIX
-            },
             dirty_pages_only: true,
         }
     }
@@ -240,13 +231,13 @@ fn engine_config(config: &RuntimeConfig) -> Config {
         .max_memories_per_component(16)
         .max_tables_per_component(64)
         .max_memory_size(config.max_memory_bytes)
-        .linear_memory_keep_resident(config.keep_resident_bytes)
-        .table_keep_resident(16 << 10)
-        .pagemap_scan(if config.dirty_pages_only {
-            Enabled::Auto
-        } else {
-            Enabled::No
-        });
+        .table_keep_resident(16 << 10);
+    if config.dirty_pages_only && PoolingAllocationConfig::is_pagemap_scan_available() {
+        pool.pagemap_scan(Enabled::Yes)
+            .linear_memory_keep_resident(KEEP_RESIDENT_DIRTY);
+    } else {
+        pool.linear_memory_keep_resident(KEEP_RESIDENT_PREFIX);
+    }
     let mut wasm = Config::new();
     wasm.allocation_strategy(InstanceAllocationStrategy::Pooling(pool))
         .memory_init_cow(true)

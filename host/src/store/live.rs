@@ -12,6 +12,8 @@
 //! - owners renew their leases; calls whose lease ran out are claimed by another
 //!   replica ([`Store::claim_live_calls`]), which continues them from their state.
 
+use std::sync::LazyLock;
+
 use sqlx::Row as _;
 
 use super::{Backend, Result, Store};
@@ -106,6 +108,32 @@ const WAITING_BEFORE: &str =
     "before AS (SELECT event_id FROM call_inbox WHERE token = $1 AND done = 0)";
 /// Their ids as one text, apart by commas ([`waiting_ids`] reads it back).
 const WAITING_IDS: &str = "COALESCE((SELECT string_agg(event_id, ',') FROM before), '')";
+
+/// A hand-over on PostgreSQL, one statement: the call's owner looked up, the event
+/// put in its inbox (unless the call ended or is another one), and the ids of the
+/// events that waited before it. Built once: it runs for most events.
+static HANDOVER_SQL: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "WITH c AS (SELECT owner, ended, server_call_id FROM live_calls WHERE token = $1), \
+         {WAITING_BEFORE}, \
+         ins AS (INSERT INTO call_inbox (token, event_id, at_us, body) \
+           SELECT $1, $2, {DB_NOW_US}, $3 FROM c WHERE c.ended = 0 AND ($4 = '' OR c.server_call_id = $4) \
+           ON CONFLICT (token, event_id) DO NOTHING RETURNING 1) \
+         SELECT c.owner, c.ended, c.server_call_id, (SELECT COUNT(*) FROM ins) AS inserted, \
+           {WAITING_IDS} AS after FROM c"
+    )
+});
+
+/// The owner's own insert on PostgreSQL, with the ids of the events that waited
+/// before it.
+static OWNER_PUSH_SQL: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "WITH {WAITING_BEFORE}, \
+         ins AS (INSERT INTO call_inbox (token, event_id, at_us, body) VALUES ($1, $2, {DB_NOW_US}, $3) \
+           ON CONFLICT (token, event_id) DO NOTHING RETURNING 1) \
+         SELECT (SELECT COUNT(*) FROM ins) AS inserted, {WAITING_IDS} AS after"
+    )
+});
 
 /// The ids in a [`WAITING_IDS`] text. An id that itself holds a comma comes back in
 /// pieces that match no event: the caller then reads the inbox, which is safe.
@@ -260,21 +288,13 @@ impl Store {
                 Pushed::Already => Handover::Duplicate,
             });
         }
-        let row = sqlx::query(&format!(
-            "WITH c AS (SELECT owner, ended, server_call_id FROM live_calls WHERE token = $1), \
-             {WAITING_BEFORE}, \
-             ins AS (INSERT INTO call_inbox (token, event_id, at_us, body) \
-               SELECT $1, $2, {DB_NOW_US}, $3 FROM c WHERE c.ended = 0 AND ($4 = '' OR c.server_call_id = $4) \
-               ON CONFLICT (token, event_id) DO NOTHING RETURNING 1) \
-             SELECT c.owner, c.ended, c.server_call_id, (SELECT COUNT(*) FROM ins) AS inserted, \
-               {WAITING_IDS} AS after FROM c",
-        ))
-        .bind(token)
-        .bind(event.id)
-        .bind(event.body)
-        .bind(server_call_id.unwrap_or_default())
-        .fetch_optional(self.pool())
-        .await?;
+        let row = sqlx::query(&HANDOVER_SQL)
+            .bind(token)
+            .bind(event.id)
+            .bind(event.body)
+            .bind(server_call_id.unwrap_or_default())
+            .fetch_optional(self.pool())
+            .await?;
         let Some(row) = row else {
             return Ok(Handover::Unknown);
         };
@@ -311,17 +331,12 @@ impl Store {
                 },
             );
         }
-        let row = sqlx::query(&format!(
-            "WITH {WAITING_BEFORE}, \
-             ins AS (INSERT INTO call_inbox (token, event_id, at_us, body) VALUES ($1, $2, {DB_NOW_US}, $3) \
-               ON CONFLICT (token, event_id) DO NOTHING RETURNING 1) \
-             SELECT (SELECT COUNT(*) FROM ins) AS inserted, {WAITING_IDS} AS after",
-        ))
-        .bind(token)
-        .bind(event.id)
-        .bind(event.body)
-        .fetch_one(self.pool())
-        .await?;
+        let row = sqlx::query(&OWNER_PUSH_SQL)
+            .bind(token)
+            .bind(event.id)
+            .bind(event.body)
+            .fetch_one(self.pool())
+            .await?;
         if row.try_get::<i64, _>("inserted")? == 0 {
             return Ok(Pushed::Already);
         }
