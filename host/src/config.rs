@@ -231,6 +231,10 @@ pub struct RuntimeSettings {
     pub max_memory_bytes: usize,
     /// The longest deadline any tenant may be given.
     pub max_deadline_ms: u32,
+    /// Plugin instances alive at once: events being handled, plus one per live call
+    /// of tenants with `reuse = "per-call"`. The pooling allocator reserves slots for
+    /// this many up front (address space, not memory).
+    pub max_concurrent_instances: std::num::NonZeroU32,
 }
 
 impl Default for RuntimeSettings {
@@ -240,6 +244,10 @@ impl Default for RuntimeSettings {
             fuel_metering: false,
             max_memory_bytes: 256 << 20,
             max_deadline_ms: 1_000,
+            max_concurrent_instances: std::num::NonZeroU32::new(
+                crate::runtime::RuntimeConfig::default().max_concurrent_instances,
+            )
+            .expect("the default is not zero"),
         }
     }
 }
@@ -439,6 +447,16 @@ mod tests {
         assert!(
             err(EXAMPLE.replace("http://127.0.0.1:7070", "http://127.0.0.1:7070/"))
                 .contains("public_url")
+        );
+        let instances = |n: u32| format!("{EXAMPLE}\n[runtime]\nmax_concurrent_instances = {n}\n");
+        assert!(err(instances(0)).contains("max_concurrent_instances"));
+        assert_eq!(
+            load(&instances(64))
+                .expect("loads")
+                .runtime
+                .max_concurrent_instances
+                .get(),
+            64
         );
     }
 }

@@ -57,6 +57,7 @@ impl App {
             cache_dir: Some(settings.runtime.cache_dir.clone()),
             fuel_metering: settings.runtime.fuel_metering,
             max_memory_bytes: settings.runtime.max_memory_bytes,
+            max_concurrent_instances: settings.runtime.max_concurrent_instances.get(),
             ..RuntimeConfig::default()
         })?);
         let mut routes = Routes::default();
