@@ -7,7 +7,6 @@ SDK writes for the same state, so a call's state means the same in every languag
 
 from __future__ import annotations
 
-import copy
 import json
 import sys
 import traceback
@@ -58,10 +57,14 @@ def decode_state(raw: bytes, initial: Callable[[], State]) -> State:
     return {**fresh, **saved}
 
 
+# One encoder for every event: `json.dumps` with options builds a new one per call.
+_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+
+
 def encode_state(state: State) -> bytes:
     """The state as compact JSON bytes, as serde_json writes them."""
     try:
-        text = json.dumps(state, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+        text = _ENCODER.encode(state)
     except (TypeError, ValueError) as e:
         raise PluginError("bad-state", f"the policy's state cannot be encoded: {e}") from None
     return text.encode("utf-8")
@@ -78,13 +81,19 @@ def _request(item: Item) -> t.ActionRequest:
 
 
 def _initial(initial_state: Union[State, Callable[[], State], None]) -> Callable[[], State]:
+    """A function making a fresh copy of the initial state for each call: a dict is
+    copied through its JSON (what the state becomes anyway), cheaper than deepcopy."""
     if initial_state is None:
         return dict
     if callable(initial_state):
         return initial_state
     if not isinstance(initial_state, dict):
         raise TypeError("initial_state must be a dict (a JSON object) or a function returning one")
-    return lambda: copy.deepcopy(initial_state)
+    try:
+        encoded = json.dumps(initial_state, allow_nan=False)
+    except (TypeError, ValueError) as e:
+        raise TypeError(f"initial_state must be JSON: {e}") from None
+    return lambda: json.loads(encoded)
 
 
 def decide(handler: Handler, event: t.Event, raw: t.Context,
@@ -95,8 +104,13 @@ def decide(handler: Handler, event: t.Event, raw: t.Context,
     unless it is still the implicit `{}` of a policy without `initial_state`), as the
     Rust SDK does. Raises :class:`PluginError`.
     """
+    return _decide(handler, event, raw, _initial(initial_state), initial_state is None)
+
+
+def _decide(handler: Handler, event: t.Event, raw: t.Context,
+            initial: Callable[[], State], implicit: bool) -> t.Decision:
     previous = bytes(raw.state)
-    state = decode_state(previous, _initial(initial_state))
+    state = decode_state(previous, initial)
     returned = handler(event, Context(raw), state)
     if returned is None:
         items: Iterable[Item] = ()
@@ -106,8 +120,7 @@ def decide(handler: Handler, event: t.Event, raw: t.Context,
         items = (returned,)
     actions = [_request(item) for item in items]
     encoded = encode_state(state)
-    unchanged = encoded == previous or (
-        not previous and initial_state is None and encoded == b"{}")
+    unchanged = encoded == previous or (not previous and implicit and encoded == b"{}")
     return t.Decision(actions, None if unchanged else encoded)
 
 
@@ -116,10 +129,13 @@ def export(handler: Handler, *,
     """The component's export class for `handler`; bind it to the name `WitWorld` in the
     app module: ``WitWorld = export(handle, initial_state={"retries": 0})``."""
 
+    initial = _initial(initial_state)  # once: not per event
+    implicit = initial_state is None
+
     class WitWorld(wit_world.WitWorld):
         def handle(self, event: t.Event, ctx: t.Context) -> t.Decision:
             try:
-                return decide(handler, event, ctx, initial_state)
+                return _decide(handler, event, ctx, initial, implicit)
             except PluginError as e:
                 raise Err(e.to_wit()) from None
             except Err:

@@ -165,6 +165,8 @@ class State(unittest.TestCase):
         self.assertEqual(e.exception.code, "bad-state")
         with self.assertRaises(TypeError):
             decide(self.reading, ev.call_connected(), context(), [1])
+        with self.assertRaisesRegex(TypeError, "initial_state must be JSON"):
+            decide(self.reading, ev.call_connected(), context(), {"at": object()})
 
 
 class Export(unittest.TestCase):
