@@ -108,6 +108,14 @@ export class PlaySource {
 }
 
 /**
+ * A source as the contract's record: plain data, so the decision is too (its `val`
+ * is shared, so `.voice()` called later still applies).
+ * @param {PlaySource | import('switchboard:policy/types@0.1.0').PlaySource} source
+ */
+const sourceRecord = (source) =>
+  source instanceof PlaySource ? { tag: source.tag, val: source.val } : source;
+
+/**
  * Text-to-speech in the service's default voice; see `PlaySource.voice`.
  * @param {string} text
  */
@@ -224,7 +232,7 @@ export const terminate = () => request({ tag: 'terminate' });
  */
 export const play = (source) =>
   playWith({
-    sources: Array.isArray(source) ? source : [source],
+    sources: (Array.isArray(source) ? source : [source]).map(sourceRecord),
     playTo: [],
     loop: false,
     interrupt: false,
@@ -234,7 +242,8 @@ export const play = (source) =>
  * Plays with every option of the contract's `play` record.
  * @param {Play} play
  */
-export const playWith = (play) => request({ tag: 'play', val: play });
+export const playWith = (play) =>
+  request({ tag: 'play', val: { ...play, sources: play.sources.map(sourceRecord) } });
 
 /** A recognize being set up; return it as is or finish it with `.context()` / `.request()`. */
 export class Recognize {
@@ -250,7 +259,7 @@ export class Recognize {
    * @returns {this}
    */
   prompt(prompt) {
-    this.record.prompt.push(prompt);
+    this.record.prompt.push(sourceRecord(prompt));
     return this;
   }
 
@@ -353,7 +362,8 @@ export const sendDtmf = (target, tones) =>
  * @param {CommunicationIdentifier} target
  * @param {PlaySource} [music]
  */
-export const hold = (target, music) => request({ tag: 'hold', val: { target, music } });
+export const hold = (target, music) =>
+  request({ tag: 'hold', val: { target, music: music && sourceRecord(music) } });
 
 /** @param {CommunicationIdentifier} target */
 export const unhold = (target) => request({ tag: 'unhold', val: target });
