@@ -119,9 +119,9 @@ impl EventFaults {
 impl Sim {
     /// Where a delivery to `url` (a callback, an Event Grid event) goes: the next
     /// origin of the spread, if any, with the URI's path.
-    fn spread<'a>(&self, url: &'a str) -> std::borrow::Cow<'a, str> {
+    fn spread<'a>(&self, url: &'a str, callback: bool) -> std::borrow::Cow<'a, str> {
         let mut world = self.world();
-        if world.spread.is_empty() {
+        if world.spread.is_empty() || (callback && !world.spread_callbacks) {
             return url.into();
         }
         let origin = world.spread[world.spread_next % world.spread.len()].clone();
@@ -147,7 +147,7 @@ async fn deliver_callback(sim: &Arc<Sim>, outgoing: &Outgoing) {
     for attempt in 1..=attempts {
         let sent_ms = sim.elapsed_ms();
         let token = sim.signer.current(SystemTime::now());
-        let url = sim.spread(&outgoing.url);
+        let url = sim.spread(&outgoing.url, true);
         let result = sim
             .http
             .post(url.as_ref())
@@ -288,7 +288,7 @@ async fn post_event_grid(
 ) {
     for attempt in 1..=EVENT_GRID_BACKOFF.len() + 1 {
         let sent_ms = sim.elapsed_ms();
-        let endpoint = sim.spread(&subscription.endpoint);
+        let endpoint = sim.spread(&subscription.endpoint, false);
         let mut request = sim
             .http
             .post(endpoint.as_ref())

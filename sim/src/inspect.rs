@@ -41,14 +41,24 @@ pub fn router() -> Router<Arc<Sim>> {
 #[serde(deny_unknown_fields)]
 struct Spread {
     origins: Vec<String>,
+    /// `false`: only Event Grid events are spread; callbacks go to their URI's own
+    /// origin (a balancer in front of the Event Grid webhook alone).
+    #[serde(default = "spread_callbacks")]
+    callbacks: bool,
+}
+
+const fn spread_callbacks() -> bool {
+    true
 }
 
 async fn show_spread(State(sim): State<Arc<Sim>>) -> Json<Value> {
-    Json(json!({"origins": sim.world().spread}))
+    let world = sim.world();
+    Json(json!({"origins": world.spread, "callbacks": world.spread_callbacks}))
 }
 
 /// Spreads deliveries (callbacks, Event Grid events) over these origins in turn, as a
-/// load balancer in front of several replicas would (`[]`: to each URI as given).
+/// load balancer in front of several replicas would (`[]`: to each URI as given);
+/// with `"callbacks": false`, Event Grid events only.
 async fn set_spread(
     State(sim): State<Arc<Sim>>,
     body: Result<Json<Spread>, axum::extract::rejection::JsonRejection>,
@@ -70,7 +80,8 @@ async fn set_spread(
     let mut world = sim.world();
     world.spread = spread.origins;
     world.spread_next = 0;
-    Json(json!({"origins": world.spread})).into_response()
+    world.spread_callbacks = spread.callbacks;
+    Json(json!({"origins": world.spread, "callbacks": world.spread_callbacks})).into_response()
 }
 
 async fn list_faults(State(sim): State<Arc<Sim>>) -> Json<Value> {

@@ -264,6 +264,9 @@ pub struct World {
     pub spread: Vec<String>,
     /// Callback deliveries spread so far.
     pub spread_next: usize,
+    /// Whether callbacks are spread too, or only Event Grid events (each replica
+    /// then gets the callbacks of the calls it answered, at the URI it gave).
+    pub spread_callbacks: bool,
 }
 
 /// An Event Grid event on its way to a subscription.
@@ -325,6 +328,7 @@ impl Sim {
             media_ids: 0,
             spread: config.callback_spread.clone(),
             spread_next: 0,
+            spread_callbacks: true,
         };
         let mut world = world;
         for rule in &config.scenario.faults {

@@ -376,3 +376,75 @@ async fn a_scripted_caller_puts_the_call_on_hold_and_back() {
     };
     support::eventually("on hold, then off", || holds() == [false, true, false]).await;
 }
+
+/// Requests in `seen` whose body (or its first event) has `type`.
+fn count_of_type(seen: &support::Seen, kind: &str) -> usize {
+    seen.lock()
+        .expect("lock")
+        .iter()
+        .filter(|(_, body)| body["type"] == kind || body[0]["type"] == kind)
+        .count()
+}
+
+async fn wait_for_type(seen: &support::Seen, kind: &str) {
+    support::eventually(&format!("a {kind} delivery"), || {
+        count_of_type(seen, kind) > 0
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_spread_can_leave_callbacks_at_the_origin_of_their_uri() {
+    let sim = support::start_sim(10.0).await;
+    let (events, _) = support::recorder().await;
+    let (balancer, spread_seen) = support::recorder().await;
+    let (replica, replica_seen) = support::recorder().await;
+    support::subscribe(
+        &sim,
+        json!({"endpoint": format!("{events}/events"), "schema": "cloud-events"}),
+    )
+    .await;
+    let client = Client::new(&sim);
+    let http = reqwest::Client::new();
+    let spread = |body: Value| {
+        http.put(format!("{}/sim/callback-spread", sim.http_url()))
+            .json(&body)
+            .send()
+    };
+
+    // Event Grid events only: the IncomingCall goes to the balancer, the call's
+    // callbacks to the replica that answered.
+    let shown: Value = spread(json!({"origins": [balancer], "callbacks": false}))
+        .await
+        .expect("put spread")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(shown["callbacks"], false);
+    let placed = support::ring(&sim).await;
+    wait_for_type(&spread_seen, "Microsoft.Communication.IncomingCall").await;
+    let (status, _) = client
+        .post("/calling/callConnections:answer", &json!({"incomingCallContext": placed["incomingCallContext"], "callbackUri": format!("{replica}/cb")}))
+        .await;
+    assert_eq!(status, 200);
+    wait_for_type(&replica_seen, "Microsoft.Communication.CallConnected").await;
+    let spread_connected =
+        |seen: &support::Seen| count_of_type(seen, "Microsoft.Communication.CallConnected");
+    assert_eq!(spread_connected(&spread_seen), 0, "a callback was spread");
+
+    // The default spreads callbacks too.
+    spread(json!({"origins": [balancer]}))
+        .await
+        .expect("put spread");
+    let placed = support::ring(&sim).await;
+    let (status, _) = client
+        .post("/calling/callConnections:answer", &json!({"incomingCallContext": placed["incomingCallContext"], "callbackUri": format!("{replica}/cb")}))
+        .await;
+    assert_eq!(status, 200);
+    wait_for_type(&spread_seen, "Microsoft.Communication.CallConnected").await;
+    assert_eq!(
+        spread_connected(&replica_seen),
+        1,
+        "only the first call's callback"
+    );
+}

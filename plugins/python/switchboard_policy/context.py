@@ -17,7 +17,12 @@ class Context:
 
     def __init__(self, raw: t.Context) -> None:
         self.raw = raw
-        self._config = {entry.key: entry.value for entry in raw.config}
+        self._config: Optional[dict[str, str]] = None  # built when first asked for
+
+    def _settings(self) -> dict[str, str]:
+        if self._config is None:
+            self._config = {entry.key: entry.value for entry in self.raw.config}
+        return self._config
 
     @property
     def tenant_id(self) -> str:
@@ -36,12 +41,12 @@ class Context:
 
     def config(self, key: str, default: Optional[str] = None) -> Optional[str]:
         """A value of the tenant's configuration (e.g. `agent_phone`), or `default`."""
-        return self._config.get(key, default)
+        return self._settings().get(key, default)
 
     @property
     def settings(self) -> dict[str, str]:
         """The tenant's whole configuration, as a dict (a copy)."""
-        return dict(self._config)
+        return dict(self._settings())
 
     def caller(self) -> t.CommunicationIdentifier:
         """The caller: who the call is from."""
@@ -52,4 +57,4 @@ class Context:
         return self.raw.call.to
 
     def __repr__(self) -> str:
-        return f"Context(tenant_id={self.tenant_id!r}, call={self.call!r}, config={self._config!r})"
+        return f"Context(tenant_id={self.tenant_id!r}, call={self.call!r}, config={self._settings()!r})"

@@ -6,7 +6,9 @@
 //! durable (the default), PostgreSQL with one replica, PostgreSQL with three replicas
 //! and the simulator spreading callbacks over them in turn (two events in three reach
 //! a replica that does not own the call: it puts the event in the call's inbox and
-//! wakes the owner with `NOTIFY`, which carries the event).
+//! wakes the owner with `NOTIFY`, which carries the event), and three replicas with
+//! only the Event Grid events spread (each call's callbacks reach the replica that
+//! answered it, at the callback URI it gave: hand-overs only when a replica is gone).
 //!
 //! For each: events handled per second with calls placed faster than the stack takes
 //! them (simulator and hosts on the same two cores), the simulator's event → next
@@ -29,6 +31,10 @@ struct Config {
     postgres: bool,
     durable: bool,
     replicas: usize,
+    /// With several replicas: whether callbacks are spread over them too, or only the
+    /// Event Grid events (each call's callbacks then reach the replica that answered
+    /// it, at the URI it gave).
+    spread_callbacks: bool,
 }
 
 struct Measured {
@@ -91,6 +97,19 @@ async fn measure(config: &Config, quick: bool) -> anyhow::Result<Option<Measured
     ));
     builder.sim.time_scale = 50.0;
     let mut stack: Stack = builder.start_replicas(config.replicas).await?;
+    if config.replicas > 1 && !config.spread_callbacks {
+        let origins: Vec<String> = stack
+            .hosts
+            .iter()
+            .map(|h| format!("http://{}", h.addr))
+            .collect();
+        stack
+            .sim_put(
+                "callback-spread",
+                &serde_json::json!({ "origins": origins, "callbacks": false }),
+            )
+            .await?;
+    }
     let events = Arc::new(AtomicU64::new(0));
     for host in &stack.hosts {
         let mut journal = host.executor.journal();
@@ -160,29 +179,41 @@ fn main() -> anyhow::Result<()> {
             postgres: false,
             durable: false,
             replicas: 1,
+            spread_callbacks: false,
         },
         Config {
             name: "SQLite, durable calls (default)",
             postgres: false,
             durable: true,
             replicas: 1,
+            spread_callbacks: false,
         },
         Config {
             name: "PostgreSQL, 1 replica",
             postgres: true,
             durable: true,
             replicas: 1,
+            spread_callbacks: false,
         },
         Config {
             name: "PostgreSQL, 3 replicas, callbacks spread",
             postgres: true,
             durable: true,
             replicas: 3,
+            spread_callbacks: true,
+        },
+        Config {
+            name: "PostgreSQL, 3 replicas, callbacks to the owner",
+            postgres: true,
+            durable: true,
+            replicas: 3,
+            spread_callbacks: false,
         },
     ];
     let mut rows = Vec::new();
     let mut single_pg = None;
     let mut three_pg = None;
+    let mut three_pg_owner = None;
     // `cargo bench … -- --bench PostgreSQL`: only configurations whose name has it.
     let only: Vec<String> = std::env::args()
         .skip(1)
@@ -203,9 +234,10 @@ fn main() -> anyhow::Result<()> {
             config.name,
             [&m.throughput.failures, &m.latency.failures]
         );
-        match (config.postgres, config.replicas) {
-            (true, 1) => single_pg = Some(m.events_per_second),
-            (true, 3) => three_pg = Some(m.events_per_second),
+        match (config.postgres, config.replicas, config.spread_callbacks) {
+            (true, 1, _) => single_pg = Some(m.events_per_second),
+            (true, 3, true) => three_pg = Some(m.events_per_second),
+            (true, 3, false) => three_pg_owner = Some(m.events_per_second),
             _ => {}
         }
         let store = |us: f64| {
@@ -242,7 +274,13 @@ fn main() -> anyhow::Result<()> {
     }
     if let (Some(one), Some(three)) = (single_pg, three_pg) {
         table.push_str(&format!(
-            "\nThree replicas / one replica on PostgreSQL, events/s: **{:.2}×** (goal ≥ 1×).\n",
+            "\nThree replicas / one replica on PostgreSQL, events/s, callbacks spread: **{:.2}×** (goal ≥ 1×).\n",
+            three / one
+        ));
+    }
+    if let (Some(one), Some(three)) = (single_pg, three_pg_owner) {
+        table.push_str(&format!(
+            "Three replicas / one replica on PostgreSQL, events/s, callbacks to the owner: **{:.2}×**.\n",
             three / one
         ));
     }
