@@ -175,7 +175,8 @@ function decideWith(handler, event, raw, { initial, declared }) {
  *   export const handle = exportPolicy((event, ctx, state) => [...], { initialState: { retries: 0 } });
  *
  * The handler gets the event, a `Context`, and the call's state (a JSON object it may
- * change in place; `initialState` at the first event, `{}` if none is given) and
+ * change in place; a copy of `initialState` at the first event, taken as JSON when the
+ * policy is exported, `{}` if none is given) and
  * returns the actions to run, in order. `throw new PluginError(code, message)` makes
  * the result an error (the host runs the tenant's fallback); any other exception is
  * logged and becomes a plugin-error with code `internal`.

@@ -158,8 +158,9 @@ def policy(handler: Optional[Handler] = None, *,
             ...
 
     The handler gets the event, a :class:`Context` and the call's state (a dict it may
-    change in place: `initial_state` at the first event, `{}` if none is given) and
-    returns the actions to run, in order (a list, one action, or None).
+    change in place: a copy of `initial_state` at the first event, taken as JSON when the
+    policy is defined, `{}` if none is given) and returns the actions to run, in order
+    (a list, one action, or None).
     ``raise PluginError(code, message)`` makes the result an error (the host runs the
     tenant's fallback); any other exception is logged and becomes a plugin-error with
     code `internal`.
