@@ -428,9 +428,16 @@ impl<'a> ModuleWithCode<'a> {
         self.module
     }
 
+    /// Switchboard patch (see vendor/README.md): the start of the store's
+    /// text section, which `function`'s slices lie in.
+    pub fn text_start(&self) -> core::ptr::NonNull<u8> {
+        core::ptr::NonNull::from(self.store_code.text()).cast()
+    }
+
     /// Returns the slice in the text section of the function that
     /// `key` points to.
     #[inline]
+    #[allow(dead_code, reason = "Switchboard patch: funcrefs use `text_start`")]
     pub fn function(&self, key: FuncKey) -> &[u8] {
         let range = self.module.compiled_module().function_range(key);
         &self.store_code.text()[range]

@@ -144,6 +144,14 @@ pub struct Instance {
     /// cross-thread stuff used in `InstancePre`)
     store: Option<VMStoreRawPtr>,
 
+    /// Switchboard patch (see vendor/README.md): the start of the text section
+    /// this instance's functions live in, as found in the store's code registry
+    /// at the first funcref made. Every funcref needs it, and the registry
+    /// answers with two B-tree searches: componentize-py's Python components
+    /// make thousands of funcrefs per instantiation. The store's code outlives
+    /// its instances, so the pointer stays valid.
+    funcref_text: Option<SendSyncPtr<u8>>,
+
     /// Additional context used by compiled wasm code. This field is last, and
     /// represents a dynamically-sized array that extends beyond the nominal
     /// end of the struct (similar to a flexible array member).
@@ -209,6 +217,7 @@ impl Instance {
             #[cfg(feature = "wmemcheck")]
             wmemcheck_state,
             store: None,
+            funcref_text: None,
             vmctx: OwnedVMContext::new(),
         })?;
 
@@ -932,7 +941,7 @@ impl Instance {
     /// functions here. Effectively all the arguments here must be "logically
     /// correct" for the `VMFuncRef` being initialized.
     unsafe fn initialize_and_return_funcref(
-        self: Pin<&mut Self>,
+        mut self: Pin<&mut Self>,
         registry: &ModuleRegistry,
         type_index: VMSharedTypeIndex,
         vmctx_offset: u32,
@@ -960,26 +969,35 @@ impl Instance {
         // it's better for instantiation performance if we don't have to track
         // "is-initialized" state at all!
 
-        let module_with_code = ModuleWithCode::in_store(
-            registry,
-            self.runtime_module()
-                .expect("funcref impossible in fake module"),
-        )
-        .expect("module not in store");
-
-        let array_call =
-            VmPtr::from(NonNull::from(module_with_code.function(array_to_wasm_key)).cast());
-
-        let wasm_call = Some(VmPtr::from(
-            NonNull::new(
-                module_with_code
-                    .function(wasm_key)
-                    .as_ptr()
-                    .cast::<VMWasmCallFunction>()
-                    .cast_mut(),
+        let text = match self.funcref_text {
+            Some(text) => text,
+            None => {
+                let module_with_code = ModuleWithCode::in_store(
+                    registry,
+                    self.runtime_module()
+                        .expect("funcref impossible in fake module"),
+                )
+                .expect("module not in store");
+                let text = SendSyncPtr::new(module_with_code.text_start());
+                // SAFETY: only a plain field is written; nothing is moved.
+                unsafe { self.as_mut().get_unchecked_mut() }.funcref_text = Some(text);
+                text
+            }
+        };
+        let compiled = self
+            .runtime_module()
+            .expect("funcref impossible in fake module")
+            .compiled_module();
+        // SAFETY: `func_loc` offsets lie within the module's text section,
+        // which `text` starts.
+        let code = |key| unsafe {
+            NonNull::new_unchecked(
+                text.as_ptr()
+                    .add(usize::try_from(compiled.func_loc(key).start).unwrap()),
             )
-            .unwrap(),
-        ));
+        };
+        let array_call = VmPtr::from(code(array_to_wasm_key).cast());
+        let wasm_call = Some(VmPtr::from(code(wasm_key).cast::<VMWasmCallFunction>()));
 
         let vmctx = VMOpaqueContext::from_vmcontext(self.vmctx()).into();
 
