@@ -116,12 +116,19 @@ impl EventFaults {
     }
 }
 
+/// What a delivery carries, for the spread (which may leave callbacks alone).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Delivery {
+    Callback,
+    EventGrid,
+}
+
 impl Sim {
-    /// Where a delivery to `url` (a callback, an Event Grid event) goes: the next
-    /// origin of the spread, if any, with the URI's path.
-    fn spread<'a>(&self, url: &'a str, callback: bool) -> std::borrow::Cow<'a, str> {
+    /// Where a delivery to `url` goes: the next origin of the spread, if any (and if
+    /// it spreads this kind), with the URI's path.
+    fn spread<'a>(&self, url: &'a str, kind: Delivery) -> std::borrow::Cow<'a, str> {
         let mut world = self.world();
-        if world.spread.is_empty() || (callback && !world.spread_callbacks) {
+        if world.spread.is_empty() || (kind == Delivery::Callback && !world.spread_callbacks) {
             return url.into();
         }
         let origin = world.spread[world.spread_next % world.spread.len()].clone();
@@ -147,7 +154,7 @@ async fn deliver_callback(sim: &Arc<Sim>, outgoing: &Outgoing) {
     for attempt in 1..=attempts {
         let sent_ms = sim.elapsed_ms();
         let token = sim.signer.current(SystemTime::now());
-        let url = sim.spread(&outgoing.url, true);
+        let url = sim.spread(&outgoing.url, Delivery::Callback);
         let result = sim
             .http
             .post(url.as_ref())
@@ -288,7 +295,7 @@ async fn post_event_grid(
 ) {
     for attempt in 1..=EVENT_GRID_BACKOFF.len() + 1 {
         let sent_ms = sim.elapsed_ms();
-        let endpoint = sim.spread(&subscription.endpoint, false);
+        let endpoint = sim.spread(&subscription.endpoint, Delivery::EventGrid);
         let mut request = sim
             .http
             .post(endpoint.as_ref())

@@ -98,17 +98,7 @@ async fn measure(config: &Config, quick: bool) -> anyhow::Result<Option<Measured
     builder.sim.time_scale = 50.0;
     let mut stack: Stack = builder.start_replicas(config.replicas).await?;
     if config.replicas > 1 && !config.spread_callbacks {
-        let origins: Vec<String> = stack
-            .hosts
-            .iter()
-            .map(|h| format!("http://{}", h.addr))
-            .collect();
-        stack
-            .sim_put(
-                "callback-spread",
-                &serde_json::json!({ "origins": origins, "callbacks": false }),
-            )
-            .await?;
+        stack.spread_deliveries(false).await?;
     }
     let events = Arc::new(AtomicU64::new(0));
     for host in &stack.hosts {

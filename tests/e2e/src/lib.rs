@@ -286,19 +286,17 @@ impl StackBuilder {
             });
         }
         simulator.subscribe(hosts[0].addr).await?;
-        if replicas > 1 {
-            let origins: Vec<String> = hosts.iter().map(|h| format!("http://{}", h.addr)).collect();
-            simulator
-                .sim_put("callback-spread", &json!({ "origins": origins }))
-                .await?;
-        }
-        Ok(Stack {
+        let stack = Stack {
             host: hosts[0].addr,
             executor: hosts[0].executor.clone(),
             simulator,
             hosts,
             _dir: temp,
-        })
+        };
+        if replicas > 1 {
+            stack.spread_deliveries(true).await?;
+        }
+        Ok(stack)
     }
 
     /// Starts the simulator alone; where the hosts' files go.
@@ -380,6 +378,24 @@ pub fn metric_sum(metrics: &str, name: &str) -> f64 {
 }
 
 impl Stack {
+    /// Has the simulator spread its deliveries over the hosts in turn, as a load
+    /// balancer would: Event Grid events, and callbacks too unless `callbacks` is
+    /// false (each call's callbacks then reach the host that answered it).
+    pub async fn spread_deliveries(&self, callbacks: bool) -> anyhow::Result<()> {
+        let origins: Vec<String> = self
+            .hosts
+            .iter()
+            .map(|h| format!("http://{}", h.addr))
+            .collect();
+        self.simulator
+            .sim_put(
+                "callback-spread",
+                &json!({ "origins": origins, "callbacks": callbacks }),
+            )
+            .await?;
+        Ok(())
+    }
+
     /// The first host's `/metrics` text.
     pub async fn metrics(&self) -> anyhow::Result<String> {
         Ok(self
