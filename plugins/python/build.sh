@@ -26,8 +26,12 @@ if [[ ! -f $app || $app != *.py ]]; then
   echo "error: $app is not a Python file" >&2
   exit 2
 fi
+if [[ ! $module =~ ^[A-Za-z_][A-Za-z0-9_]*$ ]]; then
+  echo "error: $module is not a Python module name (letters, digits, _)" >&2
+  exit 2
+fi
 case "$module" in
-  wit_world | call_policy | switchboard_policy)
+  wit_world | call_policy | switchboard_policy | switchboard_entry)
     echo "error: the app module cannot be called $module" >&2
     exit 2
     ;;
@@ -45,11 +49,20 @@ mkdir -p "$work/sdk" "$work/app"
 cp -R "$here/switchboard_policy" "$work/sdk/"
 find "$(dirname "$app")" -maxdepth 1 -name '*.py' -exec cp {} "$work/app/" \;
 find "$work" -name __pycache__ -prune -exec rm -rf {} +
+# The module componentize-py imports before taking the snapshot: the app, then its
+# policy's warm-up, if it asked for one (switchboard_policy/warm.py).
+cat >"$work/app/switchboard_entry.py" <<EOF
+import importlib
+
+from switchboard_policy.warm import prepare
+
+WitWorld = prepare(importlib.import_module("$module"))
+EOF
 
 mkdir -p "$(dirname "$out")"
 # An activated venv (VIRTUAL_ENV) would put its site-packages on the component's path.
 env -u VIRTUAL_ENV "$cpy" -q -d "$root/wit" -w call-policy componentize \
-  -p "$work/app" -p "$work/sdk" "$module" -o "$work/policy.wasm" >"$work/componentize.log" 2>&1 || {
+  -p "$work/app" -p "$work/sdk" switchboard_entry -o "$work/policy.wasm" >"$work/componentize.log" 2>&1 || {
   cat "$work/componentize.log" >&2
   exit 1
 }

@@ -13,7 +13,7 @@ VOICE = "en-US-NancyNeural"
 MAX_RETRIES = 2  # recognize attempts after the first, before giving up
 
 
-@policy(initial_state={"retries": 0})
+@policy(initial_state={"retries": 0}, warm_up=True)
 def handle(event, ctx: Context, state: dict):
     match event:
         case ev.IncomingCall():

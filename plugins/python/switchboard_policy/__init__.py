@@ -20,11 +20,13 @@ Map of the package:
 - :mod:`~switchboard_policy.act`: builders for every action.
 - :mod:`~switchboard_policy.log`: the host's log, the only thing a policy can reach.
 - :class:`Context`: tenant, call and configuration (`ctx.config("agent_phone")`).
+- :mod:`~switchboard_policy.warm`: the handler warmed up on made-up events before the
+  component's snapshot (`@policy(warm_up=True)`): less memory per instance.
 - per-call state: a dict, JSON between events (the same bytes as the Rust SDK's).
 - `types`: the generated contract itself (`wit/policy.wit`), for everything else.
 """
 
-from . import act, events, log
+from . import act, events, log, warm
 from ._wit import types
 from .context import Context
 from .events import keys
@@ -32,5 +34,5 @@ from .policy import PluginError, decide, export, policy
 
 __all__ = [
     "Context", "PluginError", "act", "decide", "events", "export", "keys", "log", "policy",
-    "types",
+    "types", "warm",
 ]

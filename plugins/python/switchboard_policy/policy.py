@@ -17,6 +17,7 @@ from . import log
 from ._wit import Err, types as t, wit_world
 from .act import Recognize, Request
 from .context import Context
+from .warm import a_call
 
 __all__ = ["PluginError", "Handler", "decide", "decode_state", "encode_state", "export", "policy"]
 
@@ -25,6 +26,7 @@ Item = Union[Request, Recognize, t.ActionRequest, t.Action]
 Handler = Callable[[t.Event, Context, State], Union[Iterable[Item], Item, None]]
 
 _ACTION_CASES = typing.get_args(t.Action)
+_EVENT_CASES = typing.get_args(t.Event)
 
 
 class PluginError(Exception):
@@ -125,12 +127,15 @@ def _decide(handler: Handler, event: t.Event, raw: t.Context,
 
 
 def export(handler: Handler, *,
-           initial_state: Union[State, Callable[[], State], None] = None) -> type:
+           initial_state: Union[State, Callable[[], State], None] = None,
+           warm_up: Union[bool, Iterable[t.Event]] = False) -> type:
     """The component's export class for `handler`; bind it to the name `WitWorld` in the
-    app module: ``WitWorld = export(handle, initial_state={"retries": 0})``."""
+    app module: ``WitWorld = export(handle, initial_state={"retries": 0})``. `warm_up`:
+    see :func:`policy`."""
 
     initial = _initial(initial_state)  # once: not per event
     implicit = initial_state is None
+    warm_events = _warm_up_events(warm_up)
 
     class WitWorld(wit_world.WitWorld):
         def handle(self, event: t.Event, ctx: t.Context) -> t.Decision:
@@ -146,11 +151,25 @@ def export(handler: Handler, *,
                 raise Err(t.PluginError("internal", message)) from None
 
     WitWorld.handler = staticmethod(handler)
+    WitWorld.warm_up = warm_events
     return WitWorld
 
 
+def _warm_up_events(warm_up: Union[bool, Iterable[t.Event]]) -> tuple[t.Event, ...]:
+    if warm_up is True:
+        return tuple(a_call())
+    if warm_up is False or warm_up is None:
+        return ()
+    events = tuple(warm_up)
+    wrong = [e for e in events if not isinstance(e, _EVENT_CASES)]
+    if wrong:
+        raise TypeError(f"warm_up must be True, False or a list of events, not {wrong[0]!r:.80}")
+    return events
+
+
 def policy(handler: Optional[Handler] = None, *,
-           initial_state: Union[State, Callable[[], State], None] = None) -> Any:
+           initial_state: Union[State, Callable[[], State], None] = None,
+           warm_up: Union[bool, Iterable[t.Event]] = False) -> Any:
     """Makes `handler` the component's `handle` export::
 
         @policy(initial_state={"retries": 0})
@@ -165,6 +184,12 @@ def policy(handler: Optional[Handler] = None, *,
     tenant's fallback); any other exception is logged and becomes a plugin-error with
     code `internal`.
 
+    ``warm_up=True`` (or a list of events) runs the handler on made-up events when the
+    component is built, before its snapshot is taken: each instance then starts with
+    warmed-up code, which makes its first event faster and leaves it less memory of its
+    own (see :mod:`~switchboard_policy.warm`; the handler must keep nothing in module
+    globals). ``plugins/python/build.sh`` does the warm-up.
+
     componentize-py looks for a class `WitWorld` in the app module: the decorator
     defines it in the module of the decorated function (use :func:`export` to bind it
     yourself, e.g. when the handler lives in another module). The function itself is
@@ -172,7 +197,7 @@ def policy(handler: Optional[Handler] = None, *,
     """
 
     def register(fn: Handler) -> Handler:
-        world = export(fn, initial_state=initial_state)
+        world = export(fn, initial_state=initial_state, warm_up=warm_up)
         module = sys.modules.get(fn.__module__)
         if module is not None:
             if isinstance(getattr(module, "WitWorld", None), type) and \

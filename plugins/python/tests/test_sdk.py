@@ -8,7 +8,7 @@ import unittest
 from support import LOG, CALLER, context, ev, info, invoke, phone, t
 
 from switchboard_policy import (
-    Context, PluginError, act, decide, events, export, keys, log, policy)
+    Context, PluginError, act, decide, events, export, keys, log, policy, warm)
 
 D = t.DtmfTone
 
@@ -265,6 +265,68 @@ class ContextAndLog(unittest.TestCase):
         log.error(ValueError("f"))
         self.assertEqual(LOG, [("trace", "a"), ("debug", "b 1"), ("info", "c 50%"),
                                ("warn", "d"), ("warn", "e"), ("error", "f")])
+
+
+class WarmUp(unittest.TestCase):
+    """`warm_up`: the handler run on made-up events before the snapshot (build.sh)."""
+
+    def setUp(self):
+        LOG.clear()
+
+    def module(self, source: str) -> pytypes.ModuleType:
+        module = pytypes.ModuleType("warm_app")
+        sys.modules["warm_app"] = module
+        self.addCleanup(sys.modules.pop, "warm_app", None)
+        exec("from switchboard_policy import act, events, log, policy, PluginError\n" + source,
+             module.__dict__)
+        return module
+
+    def test_a_call_chains_the_state_drops_logs_and_ignores_errors(self):
+        seen = []
+        module = self.module(
+            "@policy(initial_state={'n': 0}, warm_up=True)\n"
+            "def handle(event, ctx, state):\n"
+            "    seen.append((events.name(event), state['n'], ctx.tenant_id))\n"
+            "    state['n'] += 1\n"
+            "    log.info('not for the host')\n"
+            "    if isinstance(event, events.RecognizeFailed):\n"
+            "        raise PluginError('x', 'a made-up event may not suit')\n"
+            "    if isinstance(event, events.CallTransferFailed):\n"
+            "        raise KeyError('a bug')\n"
+            "    return [act.answer()]\n")
+        module.seen = seen
+        self.assertIs(warm.prepare(module), module.WitWorld)
+        kinds = [kind for kind, _, _ in seen]
+        self.assertEqual(kinds, ["incoming_call", "call_connected", "recognize_completed",
+                                 "recognize_failed", "call_transfer_failed",
+                                 "play_completed", "call_disconnected"])
+        # The state goes on from each decision; an event that raised changed nothing.
+        self.assertEqual([n for _, n, _ in seen], [0, 1, 2, 3, 3, 3, 4])
+        self.assertEqual({tenant for _, _, tenant in seen}, {"warm-up"})
+        self.assertEqual(LOG, [])
+        log.info("logged again after it")
+        self.assertEqual(LOG, [("info", "logged again after it")])
+
+    def test_only_when_asked_and_only_the_events_given(self):
+        seen = []
+        module = self.module("@policy\n"
+                             "def handle(event, ctx, state):\n"
+                             "    seen.append(event)\n")
+        module.seen = seen
+        warm.prepare(module)
+        self.assertEqual(seen, [])
+        module = self.module("@policy(warm_up=[events.CallConnected(None)] * 2)\n"
+                             "def handle(event, ctx, state):\n"
+                             "    seen.append(events.name(event))\n")
+        module.seen = seen
+        self.assertEqual(warm.run(module.WitWorld, module.WitWorld.warm_up), 2)
+        self.assertEqual(seen, ["call_connected"] * 2)
+
+    def test_bad_warm_up_and_no_policy_are_refused(self):
+        with self.assertRaisesRegex(TypeError, "warm_up must be True, False or a list of events"):
+            export(lambda e, c, s: None, warm_up=["call-connected"])
+        with self.assertRaisesRegex(RuntimeError, "defines no WitWorld"):
+            warm.prepare(pytypes.ModuleType("empty_app"))
 
 
 if __name__ == "__main__":

@@ -9,7 +9,7 @@ from switchboard_policy import Context, act, policy
 from switchboard_policy import events as ev
 
 
-@policy(initial_state={"greeted": False})
+@policy(initial_state={"greeted": False}, warm_up=True)
 def handle(event, ctx: Context, state: dict):
     match event:
         case ev.IncomingCall():
