@@ -92,6 +92,24 @@ fn us(d: Duration) -> String {
     }
 }
 
+/// Returns the allocator's free pages to the kernel, so that what instances allocate
+/// next counts as new dirty memory (otherwise it would depend on what ran before: an
+/// instance's ~400 KiB of host heap fits in the pages a compilation just freed).
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+#[allow(unsafe_code)]
+fn trim_heap() {
+    unsafe extern "C" {
+        fn malloc_trim(pad: usize) -> i32;
+    }
+    // SAFETY: glibc's malloc_trim only releases free memory; it has no preconditions.
+    unsafe {
+        malloc_trim(0);
+    }
+}
+
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+fn trim_heap() {}
+
 /// `n` sessions, each having handled one event; private dirty bytes per session.
 fn memory_per_instance(
     plugin: &switchboard::runtime::Plugin,
@@ -100,6 +118,7 @@ fn memory_per_instance(
     ctx: &switchboard::contract::Context,
     n: usize,
 ) -> (f64, Vec<Session>) {
+    trim_heap();
     let before = private_dirty();
     let sessions: Vec<Session> = (0..n)
         .map(|_| {
@@ -204,12 +223,15 @@ fn main() {
             black_box(session.invoke(black_box(&event), black_box(&ctx)));
         });
         drop(session);
+        trim_heap();
+        let baseline = private_dirty();
         let (per_instance, sessions) = memory_per_instance(&plugin, &limits, &event, &ctx, live);
         drop(sessions);
         if lang == "Python" {
-            let before = private_dirty();
+            // Against the same baseline: the crowd's first instances take the slots
+            // (and the pages those kept) of the ones just dropped.
             let (_, sessions) = memory_per_instance(&plugin, &limits, &event, &ctx, crowd);
-            let held = private_dirty().saturating_sub(before);
+            let held = private_dirty().saturating_sub(baseline);
             drop(sessions);
             crowd_row = Some((crowd, held));
         }

@@ -27,6 +27,7 @@ Handler = Callable[[t.Event, Context, State], Union[Iterable[Item], Item, None]]
 
 _ACTION_CASES = typing.get_args(t.Action)
 _EVENT_CASES = typing.get_args(t.Event)
+_SCALARS = (str, int, float, bool, type(None))
 
 
 class PluginError(Exception):
@@ -59,15 +60,29 @@ def decode_state(raw: bytes, initial: Callable[[], State]) -> State:
     return {**fresh, **saved}
 
 
-# One encoder for every event: `json.dumps` with options builds a new one per call.
 _ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+
+
+def _compact_json() -> Callable[[State], str]:
+    """One encoder for every event. `JSONEncoder.encode` makes a new C encoder at each
+    call (most of its cost for a small state); this one is made once, without the
+    circular-reference check (a state that contains itself fails with RecursionError)."""
+    make = getattr(json.encoder, "c_make_encoder", None)
+    if make is None:  # a Python without the `_json` accelerator
+        return _ENCODER.encode
+    encode = make(None, _ENCODER.default, json.encoder.encode_basestring, None, ":", ",",
+                  False, False, False)
+    return lambda state: "".join(encode(state, 0))
+
+
+_encode = _compact_json()
 
 
 def encode_state(state: State) -> bytes:
     """The state as compact JSON bytes, as serde_json writes them."""
     try:
-        text = _ENCODER.encode(state)
-    except (TypeError, ValueError) as e:
+        text = _encode(state)
+    except (TypeError, ValueError, RecursionError) as e:
         raise PluginError("bad-state", f"the policy's state cannot be encoded: {e}") from None
     return text.encode("utf-8")
 
@@ -95,6 +110,10 @@ def _initial(initial_state: Union[State, Callable[[], State], None]) -> Callable
         encoded = json.dumps(initial_state, allow_nan=False)
     except (TypeError, ValueError) as e:
         raise TypeError(f"initial_state must be JSON: {e}") from None
+    template = json.loads(encoded)
+    if all(isinstance(v, _SCALARS) for v in template.values()):
+        # Nothing in it can be changed in place: a shallow copy is a fresh one.
+        return template.copy
     return lambda: json.loads(encoded)
 
 

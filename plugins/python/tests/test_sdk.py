@@ -144,6 +144,19 @@ class State(unittest.TestCase):
                      lambda: {"n": 0, "added": True})
         self.assertEqual(out.state, b'{"n":3,"added":true}')
 
+    def test_each_call_starts_from_its_own_copy_flat_or_nested(self):
+        def count(event, ctx, state):
+            state["n"] += 1
+            state.setdefault("seen", []).append(state["n"])
+
+        for initial in ({"n": 0}, {"n": 0, "seen": []}):
+            world = export(count, initial_state=initial)
+            first = invoke(world, ev.call_connected(), context())
+            again = invoke(world, ev.call_connected(), context())
+            self.assertEqual(first.state, b'{"n":1,"seen":[1]}', initial)
+            self.assertEqual(again.state, first.state, initial)
+            self.assertEqual(initial["n"], 0)
+
     def test_unicode_is_written_as_utf8(self):
         def name(event, ctx, state):
             state["name"] = "Zoë"
@@ -160,9 +173,16 @@ class State(unittest.TestCase):
         def unencodable(event, ctx, state):
             state["x"] = object()
 
-        with self.assertRaises(PluginError) as e:
-            decide(unencodable, ev.call_connected(), context())
-        self.assertEqual(e.exception.code, "bad-state")
+        def circular(event, ctx, state):
+            state["me"] = state
+
+        def not_a_number(event, ctx, state):
+            state["x"] = float("nan")
+
+        for handler in (unencodable, circular, not_a_number):
+            with self.subTest(handler=handler.__name__), self.assertRaises(PluginError) as e:
+                decide(handler, ev.call_connected(), context())
+            self.assertEqual(e.exception.code, "bad-state")
         with self.assertRaises(TypeError):
             decide(self.reading, ev.call_connected(), context(), [1])
         with self.assertRaisesRegex(TypeError, "initial_state must be JSON"):
@@ -296,12 +316,16 @@ class WarmUp(unittest.TestCase):
             "    return [act.answer()]\n")
         module.seen = seen
         self.assertIs(warm.prepare(module), module.WitWorld)
-        kinds = [kind for kind, _, _ in seen]
+        # Three times over the same call, each from its first event.
+        self.assertEqual(len(seen), 21)
+        self.assertEqual(seen[:7], seen[7:14])
+        self.assertEqual(seen[:7], seen[14:])
+        kinds = [kind for kind, _, _ in seen[:7]]
         self.assertEqual(kinds, ["incoming_call", "call_connected", "recognize_completed",
                                  "recognize_failed", "call_transfer_failed",
                                  "play_completed", "call_disconnected"])
         # The state goes on from each decision; an event that raised changed nothing.
-        self.assertEqual([n for _, n, _ in seen], [0, 1, 2, 3, 3, 3, 4])
+        self.assertEqual([n for _, n, _ in seen[:7]], [0, 1, 2, 3, 3, 3, 4])
         self.assertEqual({tenant for _, _, tenant in seen}, {"warm-up"})
         self.assertEqual(LOG, [])
         log.info("logged again after it")
@@ -319,7 +343,7 @@ class WarmUp(unittest.TestCase):
                              "def handle(event, ctx, state):\n"
                              "    seen.append(events.name(event))\n")
         module.seen = seen
-        self.assertEqual(warm.run(module.WitWorld, module.WitWorld.warm_up), 2)
+        self.assertEqual(warm.run(module.WitWorld, module.WitWorld.warm_up, rounds=1), 2)
         self.assertEqual(seen, ["call_connected"] * 2)
 
     def test_bad_warm_up_and_no_policy_are_refused(self):
