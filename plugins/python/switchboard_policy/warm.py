@@ -11,10 +11,10 @@ reference IVR, ~120 KiB less memory of its own per instance (of ~1.4 MiB).
 
 Opt in with ``@policy(warm_up=True)`` (the events of :func:`a_call`) or
 ``@policy(warm_up=[event, ...])``. The handler then runs at build time, so it must keep
-nothing in module globals (nothing kept there survives an event anyway: each event's
-instance starts from the snapshot, and a module global set by the warm-up would be in
-it). During the warm-up its logs are dropped and its exceptions ignored; the state it
-returns goes from one event to the next, as in a call, and is then thrown away. The
+nothing in module globals: one set by the warm-up would be in every instance's snapshot
+(what a call must remember goes in its state: instances are fresh per event by
+default). During the warm-up its logs are dropped and its exceptions ignored; the state
+it returns goes from one event to the next, as in a call, and is then thrown away. The
 context is made up too: tenant ``warm-up``, no configuration.
 
 ``plugins/python/build.sh`` calls :func:`prepare` once the app module is imported.
