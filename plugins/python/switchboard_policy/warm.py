@@ -32,8 +32,8 @@ from ._wit import types as t
 __all__ = ["a_call", "prepare", "run"]
 
 
-def _phone(number: str) -> t.CommunicationIdentifier:
-    return t.CommunicationIdentifier_PhoneNumber(number)
+_CALLER = t.CommunicationIdentifier_PhoneNumber("+10000000001")
+_CALLEE = t.CommunicationIdentifier_PhoneNumber("+10000000002")
 
 
 def _info(operation_context: str | None, code: int, sub_code: int) -> t.OperationInfo:
@@ -43,10 +43,9 @@ def _info(operation_context: str | None, code: int, sub_code: int) -> t.Operatio
 def a_call() -> list[t.Event]:
     """The events of a made-up call: it arrives, is answered, the caller presses 1, a
     recognize times out, a transfer fails, a play completes, the call ends."""
-    caller, callee = _phone("+10000000001"), _phone("+10000000002")
     return [
         t.Event_IncomingCall(t.IncomingCall(
-            caller, callee, "warm-up", "warm-up", None, "warm-up",
+            _CALLER, _CALLEE, "warm-up", "warm-up", None, "warm-up",
             t.CustomContext([], []), None)),
         t.Event_CallConnected(_info(None, 200, 0)),
         t.Event_RecognizeCompleted(t.RecognizeCompleted(
@@ -59,9 +58,8 @@ def a_call() -> list[t.Event]:
 
 
 def _context() -> t.Context:
-    caller, callee = _phone("+10000000001"), _phone("+10000000002")
     call = t.CallSnapshot("warm-up", "warm-up", "warm-up", t.CallState.CONNECTED,
-                          caller, callee, [])
+                          _CALLER, _CALLEE, [])
     return t.Context("warm-up", call, [], b"")
 
 
