@@ -1,6 +1,7 @@
-//! This replica's share of the calls in the store: at start it takes back the calls
-//! recorded as its own (a restart) and any whose owner's lease ran out; then, until
-//! stopped, it renews its leases, takes over calls of replicas that stopped renewing,
+//! This replica's share of the calls in the store: at start it takes its lease, then
+//! takes back the calls recorded as its own (a restart) and any whose owner's lease
+//! ran out; then, until stopped, it renews its lease (one row, however many calls it
+//! has), takes over calls of replicas that stopped renewing,
 //! picks up events whose wake-up went astray, forgets calls long ended, and (on
 //! PostgreSQL) listens for wake-ups from replicas that received its calls' events.
 
@@ -37,6 +38,12 @@ impl Replica {
         store_url: &str,
     ) -> anyhow::Result<Self> {
         let mut tasks = Vec::new();
+        // Before any call here is recorded: a call whose owner holds no lease is
+        // anybody's to claim.
+        durable
+            .store
+            .renew_lease(&durable.replica, lease_until(&durable))
+            .await?;
         if durable.store.backend() == Backend::Postgres {
             // Listening before claiming: no wake-up for a claimed call is missed.
             let mut listener = sqlx::postgres::PgListener::connect(store_url).await?;
@@ -76,7 +83,7 @@ impl Replica {
         match self
             .durable
             .store
-            .release_leases(&self.durable.replica)
+            .release_lease(&self.durable.replica)
             .await
         {
             Ok(calls) if calls > 0 => {
@@ -133,11 +140,9 @@ async fn claim(
     durable: &Durable,
     own: bool,
 ) -> anyhow::Result<usize> {
-    let now = now_ms();
-    let lease = now + i64::try_from(durable.lease.as_millis()).unwrap_or(i64::MAX);
     let claimed = durable
         .store
-        .claim_live_calls(&durable.replica, now, lease, own, CLAIM_BATCH)
+        .claim_live_calls(&durable.replica, now_ms(), own, CLAIM_BATCH)
         .await?;
     let count = claimed.len();
     for call in claimed {
@@ -172,8 +177,11 @@ async fn tend(executor: Executor, directory: Arc<Directory>, durable: Durable) {
     loop {
         interval.tick().await;
         ticks += 1;
-        let lease = now_ms() + i64::try_from(durable.lease.as_millis()).unwrap_or(i64::MAX);
-        if let Err(e) = durable.store.renew_leases(&durable.replica, lease).await {
+        if let Err(e) = durable
+            .store
+            .renew_lease(&durable.replica, lease_until(&durable))
+            .await
+        {
             tracing::warn!(error = %e, "replica.renew");
         }
         match claim(&executor, &directory, &durable, false).await {
@@ -206,6 +214,11 @@ async fn tend(executor: Executor, directory: Arc<Directory>, durable: Durable) {
             tracing::warn!(error = %e, "replica.sweep");
         }
     }
+}
+
+/// When a lease taken now runs out.
+fn lease_until(durable: &Durable) -> i64 {
+    now_ms().saturating_add(i64::try_from(durable.lease.as_millis()).unwrap_or(i64::MAX))
 }
 
 fn now_us() -> i64 {

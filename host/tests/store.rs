@@ -12,17 +12,23 @@ use switchboard::store::{Backend, Store, StoreError};
 
 /// A fresh PostgreSQL schema, and a store that uses it.
 async fn postgres() -> Option<(Store, ScratchSchema)> {
-    let schema = match ScratchSchema::create(LOCAL_POSTGRES, "sb_store").await {
-        Ok(schema) => schema,
-        Err(e) => {
-            eprintln!("SKIPPED: no PostgreSQL at {LOCAL_POSTGRES}: {e}");
-            return None;
-        }
-    };
+    let schema = scratch_schema().await?;
     Some((
         Store::open(&schema.url).await.expect("open postgres store"),
         schema,
     ))
+}
+
+/// A fresh, empty PostgreSQL schema; `None`, with the reason printed, where no server
+/// answers.
+async fn scratch_schema() -> Option<ScratchSchema> {
+    match ScratchSchema::create(LOCAL_POSTGRES, "sb_store").await {
+        Ok(schema) => Some(schema),
+        Err(e) => {
+            eprintln!("SKIPPED: no PostgreSQL at {LOCAL_POSTGRES}: {e}");
+            None
+        }
+    }
 }
 
 fn sqlite_url(dir: &tempfile::TempDir) -> String {
@@ -55,6 +61,66 @@ async fn postgres_store() {
     schema.drop().await.expect("drop schema");
 }
 
+/// A store written before leases were per replica (a lease on each call) keeps its
+/// calls and their leases through the migration: each owner gets its calls' longest.
+async fn per_call_leases_migrate(url: &str) {
+    sqlx::any::install_default_drivers();
+    let all = sqlx::migrate!("./migrations");
+    let before = sqlx::migrate::Migrator {
+        migrations: all
+            .migrations
+            .iter()
+            .filter(|m| m.version < 5)
+            .cloned()
+            .collect::<Vec<_>>()
+            .into(),
+        ..all
+    };
+    let pool = sqlx::AnyPool::connect(url).await.expect("connect");
+    before.run(&pool).await.expect("the migrations before 0005");
+    for (token, owner, lease_ms) in [("a", "r1", 5_000), ("b", "r1", 7_000), ("c", "r2", 3_000)] {
+        sqlx::query(
+            "INSERT INTO live_calls (token, incoming_event, tenant_id, plugin_sha256, server_call_id, owner, lease_ms, state, updated_ms) \
+             VALUES ($1, $1, 't', 'abc', $1, $2, $3, '{}', 0)",
+        )
+        .bind(token)
+        .bind(owner)
+        .bind(lease_ms)
+        .execute(&pool)
+        .await
+        .expect("a call leased the old way");
+    }
+    pool.close().await;
+    let store = Store::open(url).await.expect("migrate");
+    store.renew_lease("r3", 100_000).await.expect("lease");
+    let tokens = |claimed: Vec<switchboard::store::live::ClaimedCall>| {
+        let mut tokens: Vec<String> = claimed.into_iter().map(|c| c.token).collect();
+        tokens.sort();
+        tokens
+    };
+    // r2's lease ran out at 3,000; r1's is its calls' longest, 7,000.
+    let claimed = store.claim_live_calls("r3", 6_000, false, 10).await;
+    assert_eq!(tokens(claimed.expect("claim")), ["c"]);
+    let claimed = store.claim_live_calls("r3", 7_001, false, 10).await;
+    assert_eq!(tokens(claimed.expect("claim")), ["a", "b"]);
+    store.close().await;
+}
+
+#[tokio::test]
+async fn sqlite_per_call_leases_migrate() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    per_call_leases_migrate(&format!("{}?mode=rwc", sqlite_url(&dir))).await;
+}
+
+#[tokio::test]
+async fn postgres_per_call_leases_migrate() {
+    let Some(schema) = scratch_schema().await else {
+        return;
+    };
+    per_call_leases_migrate(&schema.url).await;
+    schema.drop().await.expect("drop schema");
+}
+
 async fn suite(store: &Store) {
     tenants(store).await;
     keys(store).await;
@@ -73,8 +139,8 @@ fn event(id: &'static str, at_us: i64) -> InboxEvent<'static> {
     }
 }
 
-/// Call `tok-1` (server call `server-1`), owned by replica `r1` until `lease_ms`.
-fn ringing_call(lease_ms: i64) -> NewLiveCall<'static> {
+/// Call `tok-1` (server call `server-1`), owned by replica `r1`.
+fn ringing_call() -> NewLiveCall<'static> {
     NewLiveCall {
         token: "tok-1",
         incoming_event: "ring-1",
@@ -82,16 +148,25 @@ fn ringing_call(lease_ms: i64) -> NewLiveCall<'static> {
         plugin_sha256: "abc",
         server_call_id: "server-1",
         owner: "r1",
-        lease_ms,
         state: "{}",
         first_event: event("ring-1", 1),
     }
 }
 
+/// How many calls `replica` claims at `now_ms` (`own`: its own whatever its lease).
+async fn claims(store: &Store, replica: &str, now_ms: i64, own: bool) -> usize {
+    store
+        .claim_live_calls(replica, now_ms, own, 10)
+        .await
+        .expect("claim")
+        .len()
+}
+
 /// Calls in progress: one call per ring, the inbox as a cross-replica dedupe, saves
 /// fenced by ownership, leases claimed once, swept when long ended.
 async fn live_calls(store: &Store) {
-    let call = ringing_call(1_000);
+    store.renew_lease("r1", 1_000).await.expect("lease");
+    let call = ringing_call();
     assert!(store.create_live_call(call).await.expect("create"));
     // The same ring reaching another replica is not a second call.
     let again = NewLiveCall {
@@ -216,26 +291,15 @@ async fn live_calls(store: &Store) {
             .is_empty()
     );
     // Leases: a live lease is not taken; an expired one is, by one replica only.
-    assert!(
-        store
-            .claim_live_calls("r2", 500, 10_000, false, 10)
-            .await
-            .expect("claim")
-            .is_empty()
-    );
+    store.renew_lease("r2", 10_000).await.expect("lease");
+    assert_eq!(claims(store, "r2", 500, false).await, 0);
     let claimed = store
-        .claim_live_calls("r2", 2_000, 10_000, false, 10)
+        .claim_live_calls("r2", 2_000, false, 10)
         .await
         .expect("claim");
     assert_eq!(claimed.len(), 1);
     assert_eq!(claimed[0].state, "{\"n\":1}");
-    assert!(
-        store
-            .claim_live_calls("r3", 2_000, 10_000, false, 10)
-            .await
-            .expect("claim again")
-            .is_empty()
-    );
+    assert_eq!(claims(store, "r3", 2_000, false).await, 0);
     // The old owner is fenced off; a restarted owner takes its own back at once.
     assert_eq!(
         store
@@ -244,16 +308,15 @@ async fn live_calls(store: &Store) {
             .expect("save"),
         Saved::NotOwner
     );
-    assert_eq!(
-        store
-            .claim_live_calls("r2", 0, 20_000, true, 10)
-            .await
-            .expect("own")
-            .len(),
-        1
-    );
-    assert_eq!(store.renew_leases("r2", 30_000).await.expect("renew"), 1);
-    assert_eq!(store.release_leases("r2").await.expect("release"), 1);
+    assert_eq!(claims(store, "r2", 0, true).await, 1);
+    // One lease covers all of a replica's calls, the claimed ones too; released,
+    // they are anybody's at once.
+    store.renew_lease("r2", 30_000).await.expect("renew");
+    assert_eq!(claims(store, "r3", 20_000, false).await, 0);
+    assert_eq!(store.release_lease("r2").await.expect("release"), 1);
+    assert_eq!(claims(store, "r3", 1, false).await, 1);
+    // A call whose owner holds no lease at all (`r3` never took one) is claimable.
+    assert_eq!(claims(store, "r2", 1, false).await, 1);
     // Ended calls answer as such, and are swept later with their inboxes.
     store
         .save_live_call("tok-1", "r2", "{}", Some("e1"), true)
@@ -319,7 +382,7 @@ async fn postgres_a_hand_over_behind_a_waiting_event_makes_the_owner_read_in_ord
     let mut listener = listen_as(&schema, "r1").await;
     assert!(
         store
-            .create_live_call(ringing_call(i64::MAX))
+            .create_live_call(ringing_call())
             .await
             .expect("create")
     );

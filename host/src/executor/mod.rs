@@ -183,7 +183,6 @@ impl Executor {
                 plugin_sha256: tenant.plugin.digest(),
                 server_call_id: &call.server_call_id,
                 owner: &durable.replica,
-                lease_ms: crate::store::now_ms() + lease_ms(durable),
                 state: &record,
                 first_event: InboxEvent {
                     id: &incoming.id,
@@ -489,10 +488,6 @@ fn send(tx: &mpsc::UnboundedSender<Box<Received>>, event: Received) -> Delivery 
         // The worker finished between the lookup and now.
         Err(_) => Delivery::Ended,
     }
-}
-
-fn lease_ms(durable: &Durable) -> i64 {
-    i64::try_from(durable.lease.as_millis()).unwrap_or(i64::MAX)
 }
 
 /// Now, in Unix microseconds (the inbox's order).

@@ -9,8 +9,9 @@
 //! - whichever replica receives a callback puts it in the inbox (a redelivery of an
 //!   event already there is a duplicate, across replicas) and, if another replica
 //!   owns the call, wakes it ([`Store::notify`], PostgreSQL `NOTIFY`);
-//! - owners renew their leases; calls whose lease ran out are claimed by another
-//!   replica ([`Store::claim_live_calls`]), which continues them from their state.
+//! - each replica renews its one lease ([`Store::renew_lease`]); the calls of a
+//!   replica whose lease ran out are claimed by another ([`Store::claim_live_calls`]),
+//!   which continues them from their state.
 
 use std::sync::LazyLock;
 
@@ -26,8 +27,9 @@ pub struct NewLiveCall<'a> {
     pub tenant_id: &'a str,
     pub plugin_sha256: &'a str,
     pub server_call_id: &'a str,
+    /// Holds a lease ([`Store::renew_lease`]); the call of a replica without one is
+    /// claimable at once.
     pub owner: &'a str,
-    pub lease_ms: i64,
     pub state: &'a str,
     /// The IncomingCall, the inbox's first event: a host that stops before deciding
     /// on it decides on restart.
@@ -156,8 +158,8 @@ impl Store {
         let now = super::now_ms();
         let mut tx = self.pool().begin().await?;
         let done = sqlx::query(
-            "INSERT INTO live_calls (token, incoming_event, tenant_id, plugin_sha256, server_call_id, owner, lease_ms, state, updated_ms) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (incoming_event) DO NOTHING",
+            "INSERT INTO live_calls (token, incoming_event, tenant_id, plugin_sha256, server_call_id, owner, state, updated_ms) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (incoming_event) DO NOTHING",
         )
         .bind(call.token)
         .bind(call.incoming_event)
@@ -165,7 +167,6 @@ impl Store {
         .bind(call.plugin_sha256)
         .bind(call.server_call_id)
         .bind(call.owner)
-        .bind(call.lease_ms)
         .bind(call.state)
         .bind(now)
         .execute(&mut *tx)
@@ -390,57 +391,72 @@ impl Store {
             .collect()
     }
 
-    /// Extends the leases of every live call `owner` owns until `lease_ms`.
-    pub async fn renew_leases(&self, owner: &str, lease_ms: i64) -> Result<u64> {
-        let done =
-            sqlx::query("UPDATE live_calls SET lease_ms = $1 WHERE owner = $2 AND ended = 0")
-                .bind(lease_ms)
-                .bind(owner)
-                .execute(self.pool())
+    /// Extends `replica`'s lease, on all the calls it owns, until `until_ms`: one row,
+    /// however many calls.
+    pub async fn renew_lease(&self, replica: &str, until_ms: i64) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO replica_leases (replica, lease_ms) VALUES ($1, $2) \
+             ON CONFLICT (replica) DO UPDATE SET lease_ms = excluded.lease_ms",
+        )
+        .bind(replica)
+        .bind(until_ms)
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    /// Lets other replicas claim `replica`'s live calls at once (a graceful stop);
+    /// how many it had.
+    pub async fn release_lease(&self, replica: &str) -> Result<u64> {
+        self.renew_lease(replica, 0).await?;
+        let calls: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM live_calls WHERE owner = $1 AND ended = 0")
+                .bind(replica)
+                .fetch_one(self.pool())
                 .await?;
-        Ok(done.rows_affected())
+        Ok(u64::try_from(calls).unwrap_or(0))
     }
 
-    /// Lets other replicas claim `owner`'s live calls at once (a graceful stop).
-    pub async fn release_leases(&self, owner: &str) -> Result<u64> {
-        self.renew_leases(owner, 0).await
-    }
-
-    /// Claims up to `limit` live calls whose lease ran out before `now_ms` (and, with
-    /// `own`, those owned by `owner` whatever their lease: a restarted replica taking
-    /// its calls back), leasing them to `owner` until `lease_ms`. Two replicas never
-    /// claim the same call: the claim re-checks the lease on the row it updates.
+    /// Claims up to `limit` live calls whose owner's lease ran out before `now_ms`, or
+    /// whose owner holds none (and, with `own`, those `owner` owns whatever its lease:
+    /// a restarted replica taking its calls back). The claimer's own lease covers
+    /// them from then on. Two replicas never claim the same call: the claim
+    /// re-checks, on the row it updates, that the owner is still the one whose lease
+    /// ran out.
     pub async fn claim_live_calls(
         &self,
         owner: &str,
         now_ms: i64,
-        lease_ms: i64,
         own: bool,
         limit: i64,
     ) -> Result<Vec<ClaimedCall>> {
         let candidates = sqlx::query(
-            "SELECT token FROM live_calls WHERE ended = 0 AND (lease_ms < $1 OR ($2 = 1 AND owner = $3)) LIMIT $4",
+            "SELECT c.token, c.owner FROM live_calls c WHERE c.ended = 0 AND \
+             (($1 = 1 AND c.owner = $2) OR NOT EXISTS \
+               (SELECT 1 FROM replica_leases r WHERE r.replica = c.owner AND r.lease_ms >= $3)) \
+             LIMIT $4",
         )
-        .bind(now_ms)
         .bind(i64::from(own))
         .bind(owner)
+        .bind(now_ms)
         .bind(limit)
         .fetch_all(self.pool())
         .await?;
         let mut claimed = Vec::new();
         for row in candidates {
             let token: String = row.try_get("token")?;
+            let previous: String = row.try_get("owner")?;
             let row = sqlx::query(
-                "UPDATE live_calls SET owner = $1, lease_ms = $2 \
-                 WHERE token = $3 AND ended = 0 AND (lease_ms < $4 OR ($5 = 1 AND owner = $6)) \
+                "UPDATE live_calls SET owner = $1 WHERE token = $2 AND ended = 0 AND owner = $3 AND \
+                 ($4 = 1 OR NOT EXISTS \
+                   (SELECT 1 FROM replica_leases r WHERE r.replica = $3 AND r.lease_ms >= $5)) \
                  RETURNING token, tenant_id, plugin_sha256, state",
             )
             .bind(owner)
-            .bind(lease_ms)
             .bind(&token)
+            .bind(&previous)
+            .bind(i64::from(own && previous == owner))
             .bind(now_ms)
-            .bind(i64::from(own))
-            .bind(owner)
             .fetch_optional(self.pool())
             .await?;
             if let Some(row) = row {
@@ -466,7 +482,8 @@ impl Store {
         }
     }
 
-    /// Forgets calls that ended before `before_ms`, with their inboxes.
+    /// Forgets calls that ended before `before_ms`, with their inboxes, and the
+    /// leases of replicas silent since then that own no live call (replicas retired).
     pub async fn sweep_ended_calls(&self, before_ms: i64) -> Result<u64> {
         let mut tx = self.pool().begin().await?;
         sqlx::query(
@@ -480,6 +497,13 @@ impl Store {
             .bind(before_ms)
             .execute(&mut *tx)
             .await?;
+        sqlx::query(
+            "DELETE FROM replica_leases WHERE lease_ms < $1 AND NOT EXISTS \
+             (SELECT 1 FROM live_calls c WHERE c.owner = replica_leases.replica AND c.ended = 0)",
+        )
+        .bind(before_ms)
+        .execute(&mut *tx)
+        .await?;
         tx.commit().await?;
         Ok(done.rows_affected())
     }

@@ -58,6 +58,9 @@ pub enum Backend {
     Postgres,
 }
 
+/// A pooled connection idle this long is pinged before it is used again.
+const PING_IF_IDLE_FOR: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// The store: a connection pool, migrated.
 #[derive(Debug, Clone)]
 pub struct Store {
@@ -126,6 +129,20 @@ impl Store {
                 Backend::Sqlite => 4,
                 Backend::Postgres => 16,
             }))
+            // sqlx pings every connection when it goes back to the pool, and by
+            // default again when it is taken: two round trips around each
+            // statement. One taken soon after it went back was just found alive;
+            // only a connection idle for a while (the server may have restarted
+            // meanwhile) is pinged again.
+            .test_before_acquire(false)
+            .before_acquire(|conn, meta| {
+                Box::pin(async move {
+                    if meta.idle_for >= PING_IF_IDLE_FOR {
+                        sqlx::Connection::ping(conn).await?;
+                    }
+                    Ok(true)
+                })
+            })
             .after_connect(move |conn, _| {
                 Box::pin(async move {
                     if backend == Backend::Sqlite {
