@@ -11,10 +11,14 @@
 //! answered it, at the callback URI it gave: hand-overs only when a replica is gone).
 //!
 //! For each: events handled per second with calls placed faster than the stack takes
-//! them (simulator and hosts on the same two cores), the simulator's event → next
+//! them (simulator and hosts on the same two cores; [`ROUNDS`] rounds of
+//! [`CALLS_PER_ROUND`] calls, the configurations taking turns, each round timed until
+//! its last store write), the simulator's event → next
 //! request latency at a moderate rate (everything between the service and the host's
 //! answer: delivery, inbox, hand-over to the owner, plugin, save), and the mean time of
-//! the store writes on an event's path (`switchboard_store_seconds`).
+//! the store writes on an event's path (`switchboard_store_seconds`), and the CPU
+//! each event cost during the saturated rounds: the whole machine's busy time, and of it
+//! this process's (simulator and hosts); the rest is mostly PostgreSQL.
 //!
 //! Prints a Markdown table; with `BENCH_OUT=dir` also writes it to `dir/replicas.md`.
 
@@ -40,13 +44,74 @@ struct Config {
 struct Measured {
     events_per_second: f64,
     latency: LoadReport,
-    throughput: LoadReport,
+    /// One per saturated round.
+    throughput: Vec<LoadReport>,
     save_us: f64,
     inbox_us: f64,
     handover_us: f64,
     /// Inbox reads to keep a call's order (`catch_up`) per 1,000 events, saturated.
     catch_ups_per_1000: f64,
+    /// CPU per event, saturated, in µs: the machine's, and this process's.
+    machine_cpu_us: f64,
+    process_cpu_us: f64,
 }
+
+/// CPU time used so far, in clock ticks (`USER_HZ`, 100 per second on Linux): the
+/// whole machine's busy time (all but idle and I/O wait, every core) and this
+/// process's (user + system).
+struct CpuTicks {
+    machine: u64,
+    process: u64,
+}
+
+impl CpuTicks {
+    fn now() -> anyhow::Result<Self> {
+        let stat = std::fs::read_to_string("/proc/stat")?;
+        let fields: Vec<u64> = stat
+            .lines()
+            .next()
+            .and_then(|l| l.strip_prefix("cpu "))
+            .ok_or_else(|| anyhow::anyhow!("/proc/stat: no `cpu` line"))?
+            .split_whitespace()
+            .map(str::parse)
+            .collect::<Result<_, _>>()?;
+        // user nice system idle iowait irq softirq steal …
+        let idle = fields.get(3).copied().unwrap_or(0) + fields.get(4).copied().unwrap_or(0);
+        let machine = fields.iter().take(8).sum::<u64>() - idle;
+        let own = std::fs::read_to_string("/proc/self/stat")?;
+        // Fields after the command name (which may hold spaces): state is the 3rd
+        // field, utime the 14th, stime the 15th.
+        let rest = own
+            .rsplit_once(')')
+            .ok_or_else(|| anyhow::anyhow!("/proc/self/stat: no `)`"))?
+            .1;
+        let after: Vec<u64> = rest
+            .split_whitespace()
+            .skip(11)
+            .take(2)
+            .map(str::parse)
+            .collect::<Result<_, _>>()?;
+        Ok(Self {
+            machine,
+            process: after.iter().sum(),
+        })
+    }
+}
+
+/// `ticks` of CPU time over `events`, in µs per event (`USER_HZ` is 100 on every
+/// Linux ABI: a tick is 10 ms).
+fn us_per_event(ticks: u64, events: u64) -> f64 {
+    ticks as f64 * 10_000.0 / events.max(1) as f64
+}
+
+/// Saturated rounds per configuration, taken in turns, and the calls in each.
+const ROUNDS: usize = 4;
+const CALLS_PER_ROUND: usize = 600;
+/// Calls through a new stack before it is timed, placed as fast as the timed ones:
+/// enough to open every pooled connection (a new PostgreSQL backend costs
+/// milliseconds of CPU, and three replicas open three pools), as on replicas that
+/// have been running.
+const WARM_UP_CALLS: usize = 200;
 
 fn plan(calls: usize, rate: f64) -> LoadPlan {
     LoadPlan {
@@ -72,7 +137,54 @@ fn store_seconds(metrics: &str, op: &str) -> (f64, f64) {
     (value("sum"), value("count"))
 }
 
-async fn measure(config: &Config, quick: bool) -> anyhow::Result<Option<Measured>> {
+/// Waits until the hosts have handled no event and written nothing to the store for
+/// a while; when they last did.
+async fn quiet_since(stack: &Stack, events: &AtomicU64) -> anyhow::Result<Instant> {
+    const QUIET: Duration = Duration::from_millis(500);
+    let activity = async || -> anyhow::Result<f64> {
+        let metrics = stack.metrics().await?;
+        let writes: f64 = metrics
+            .lines()
+            .filter(|l| l.starts_with("switchboard_store_seconds_count{"))
+            .filter_map(|l| l.rsplit_once(' ')?.1.parse::<f64>().ok())
+            .sum();
+        Ok(writes + events.load(Ordering::Relaxed) as f64)
+    };
+    let mut last = activity().await?;
+    let mut since = Instant::now();
+    while since.elapsed() < QUIET {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        let now = activity().await?;
+        if now != last {
+            last = now;
+            since = Instant::now();
+        }
+    }
+    Ok(since)
+}
+
+/// A configuration's stack, running.
+struct Running {
+    stack: Stack,
+    schema: Option<ScratchSchema>,
+    /// Events the hosts handled (their journals).
+    events: Arc<AtomicU64>,
+}
+
+/// What a configuration's saturated rounds measured, summed.
+#[derive(Default)]
+struct Totals {
+    handled: u64,
+    seconds: f64,
+    cpu_machine: u64,
+    cpu_process: u64,
+    catch_ups: f64,
+    throughput: Vec<LoadReport>,
+}
+
+/// Starts a configuration's stack (on a new schema); `None` (with the reason
+/// printed) where it needs PostgreSQL and none answers.
+async fn start(config: &Config) -> anyhow::Result<Option<Running>> {
     let schema = if config.postgres {
         match ScratchSchema::create(LOCAL_POSTGRES, "sb_bench").await {
             Ok(schema) => Some(schema),
@@ -96,7 +208,7 @@ async fn measure(config: &Config, quick: bool) -> anyhow::Result<Option<Measured
         config.durable
     ));
     builder.sim.time_scale = 50.0;
-    let mut stack: Stack = builder.start_replicas(config.replicas).await?;
+    let stack: Stack = builder.start_replicas(config.replicas).await?;
     if config.replicas > 1 && !config.spread_callbacks {
         stack.spread_deliveries(false).await?;
     }
@@ -115,20 +227,70 @@ async fn measure(config: &Config, quick: bool) -> anyhow::Result<Option<Measured
             }
         });
     }
-    let (calls, rate) = if quick { (20, 100.0) } else { (1500, 1000.0) };
-    let before = events.load(Ordering::Relaxed);
-    let catch_ups_before = store_seconds(&stack.metrics().await?, "catch_up").1;
+    let run = Running {
+        stack,
+        schema,
+        events,
+    };
+    // Untimed: connections opened, the plugin loaded, the instance pool used, as on a
+    // host that has been running.
+    let warm_up =
+        switchboard_sim::load::run(&run.stack.sim.sim, &plan(WARM_UP_CALLS, 1000.0)).await?;
+    anyhow::ensure!(
+        warm_up.failed == 0,
+        "{}: warm-up calls failed: {:#?}",
+        config.name,
+        warm_up.failures
+    );
+    quiet_since(&run.stack, &run.events).await?;
+    Ok(Some(run))
+}
+
+impl Running {
+    async fn stop(mut self) -> anyhow::Result<()> {
+        for host in &mut self.stack.hosts {
+            host.stop().await?;
+        }
+        drop(self.stack);
+        if let Some(schema) = self.schema {
+            schema.drop().await?;
+        }
+        Ok(())
+    }
+}
+
+/// One saturated round: calls placed faster than the stack takes them, timed until
+/// the last write lands, added to `totals`.
+async fn saturate(run: &Running, calls: usize, totals: &mut Totals) -> anyhow::Result<()> {
+    let before = run.events.load(Ordering::Relaxed);
+    let catch_ups_before = store_seconds(&run.stack.metrics().await?, "catch_up").1;
+    let cpu_before = CpuTicks::now()?;
     let started = Instant::now();
-    let throughput = switchboard_sim::load::run(&stack.sim.sim, &plan(calls, rate)).await?;
-    let seconds = started.elapsed().as_secs_f64();
-    let handled = events.load(Ordering::Relaxed) - before;
-    let catch_ups = store_seconds(&stack.metrics().await?, "catch_up").1 - catch_ups_before;
+    let report = switchboard_sim::load::run(&run.stack.sim.sim, &plan(calls, 1000.0)).await?;
+    // The calls are over for the simulator, but a saturated host still has writes
+    // queued that no caller waits for (the `done` marks after actions, the ended
+    // calls' last saves): the round ends when the last of them lands.
+    let finished = quiet_since(&run.stack, &run.events).await?;
+    let cpu = CpuTicks::now()?;
+    totals.seconds += finished.duration_since(started).as_secs_f64();
+    totals.handled += run.events.load(Ordering::Relaxed) - before;
+    totals.cpu_machine += cpu.machine - cpu_before.machine;
+    totals.cpu_process += cpu.process - cpu_before.process;
+    totals.catch_ups += store_seconds(&run.stack.metrics().await?, "catch_up").1 - catch_ups_before;
+    println!("throughput {}", report.text());
+    totals.throughput.push(report);
+    Ok(())
+}
+
+/// The latency run at a moderate rate, and what the configuration measured.
+async fn finish(run: &Running, totals: Totals, quick: bool) -> anyhow::Result<Measured> {
     let (calls, rate) = if quick { (20, 20.0) } else { (600, 60.0) };
     // Store times at a moderate rate (saturated, they are mostly waits for a
     // connection).
-    let metrics_before = stack.metrics().await?;
-    let latency = switchboard_sim::load::run(&stack.sim.sim, &plan(calls, rate)).await?;
-    let metrics_after = stack.metrics().await?;
+    let metrics_before = run.stack.metrics().await?;
+    let latency = switchboard_sim::load::run(&run.stack.sim.sim, &plan(calls, rate)).await?;
+    let metrics_after = run.stack.metrics().await?;
+    println!("latency {}", latency.text());
     let mean_us = |op: &str| {
         let (sum0, n0) = store_seconds(&metrics_before, op);
         let (sum1, n1) = store_seconds(&metrics_after, op);
@@ -138,23 +300,17 @@ async fn measure(config: &Config, quick: bool) -> anyhow::Result<Option<Measured
             0.0
         }
     };
-    let measured = Measured {
-        events_per_second: handled as f64 / seconds,
+    Ok(Measured {
+        events_per_second: totals.handled as f64 / totals.seconds,
         save_us: mean_us("save"),
         inbox_us: mean_us("inbox"),
         handover_us: mean_us("handover"),
-        catch_ups_per_1000: catch_ups / handled.max(1) as f64 * 1000.0,
+        catch_ups_per_1000: totals.catch_ups / totals.handled.max(1) as f64 * 1000.0,
+        machine_cpu_us: us_per_event(totals.cpu_machine, totals.handled),
+        process_cpu_us: us_per_event(totals.cpu_process, totals.handled),
         latency,
-        throughput,
-    };
-    for host in &mut stack.hosts {
-        host.stop().await?;
-    }
-    drop(stack);
-    if let Some(schema) = schema {
-        schema.drop().await?;
-    }
-    Ok(Some(measured))
+        throughput: totals.throughput,
+    })
 }
 
 fn main() -> anyhow::Result<()> {
@@ -209,20 +365,50 @@ fn main() -> anyhow::Result<()> {
         .skip(1)
         .filter(|a| !a.starts_with("--"))
         .collect();
-    for config in configs
+    let selected: Vec<&Config> = configs
         .iter()
         .filter(|c| only.is_empty() || only.iter().any(|o| c.name.contains(o.as_str())))
-    {
-        let Some(m) = rt.block_on(measure(config, quick))? else {
-            continue;
-        };
-        println!("{}: throughput {}", config.name, m.throughput.text());
-        println!("{}: latency {}", config.name, m.latency.text());
+        .collect();
+    // The saturated rounds take turns, so that each configuration meets the
+    // machine's moods (it is shared) as often as the others, and their ratios compare
+    // work, not moments. One stack at a time, each round on a new one (warmed up,
+    // untimed): stacks left running would hold their connections, and together
+    // outgrow PostgreSQL's `max_connections`.
+    let (rounds, calls) = if quick {
+        (1, 20)
+    } else {
+        (ROUNDS, CALLS_PER_ROUND)
+    };
+    let measured: Vec<(&Config, Measured)> = rt.block_on(async {
+        let mut totals: Vec<Option<Totals>> =
+            selected.iter().map(|_| Some(Totals::default())).collect();
+        let mut measured = Vec::new();
+        for round in 0..rounds {
+            for (config, totals) in selected.iter().zip(&mut totals) {
+                let Some(sum) = totals.as_mut() else {
+                    continue;
+                };
+                println!("round {}: {}", round + 1, config.name);
+                let Some(run) = start(config).await? else {
+                    *totals = None;
+                    continue;
+                };
+                saturate(&run, calls, sum).await?;
+                if round + 1 == rounds {
+                    measured.push((*config, finish(&run, std::mem::take(sum), quick).await?));
+                }
+                run.stop().await?;
+            }
+        }
+        anyhow::Ok(measured)
+    })?;
+    for (config, m) in measured {
+        let runs = || m.throughput.iter().chain([&m.latency]);
         anyhow::ensure!(
-            m.throughput.failed == 0 && m.latency.failed == 0,
+            runs().map(|r| r.failed).sum::<usize>() == 0,
             "{}: calls failed: {:#?}",
             config.name,
-            [&m.throughput.failures, &m.latency.failures]
+            runs().flat_map(|r| &r.failures).collect::<Vec<_>>()
         );
         match (config.postgres, config.replicas, config.spread_callbacks) {
             (true, 1, _) => single_pg = Some(m.events_per_second),
@@ -238,9 +424,12 @@ fn main() -> anyhow::Result<()> {
             }
         };
         rows.push(format!(
-            "| {} | {:.0} | {:.2} / {:.2} ms | {} | {} | {} | {} | {}/{} |",
+            "| {} | {:.0} | {:.0} µs ({:.0} + {:.0}) | {:.2} / {:.2} ms | {} | {} | {} | {} | {}/{} |",
             config.name,
             m.events_per_second,
+            m.machine_cpu_us,
+            m.process_cpu_us,
+            (m.machine_cpu_us - m.process_cpu_us).max(0.0),
             m.latency.event_to_request.p50_ms,
             m.latency.event_to_request.p99_ms,
             store(m.save_us),
@@ -251,12 +440,12 @@ fn main() -> anyhow::Result<()> {
             } else {
                 "–".into()
             },
-            m.throughput.passed + m.latency.passed,
-            m.throughput.placed + m.latency.placed,
+            m.throughput.iter().map(|r| r.passed).sum::<usize>() + m.latency.passed,
+            m.throughput.iter().map(|r| r.placed).sum::<usize>() + m.latency.placed,
         ));
     }
     let mut table = String::from(
-        "| configuration | events/s (saturated) | event → next request p50 / p99 (60 calls/s) | save before actions (mean) | inbox write, owner (mean) | hand-over to the owner (mean) | inbox reads to keep order, per 1,000 events (saturated) | calls passed |\n|---|---|---|---|---|---|---|---|\n",
+        "| configuration | events/s (saturated) | CPU per event, saturated (hosts and simulator + the rest: PostgreSQL) | event → next request p50 / p99 (60 calls/s) | save before actions (mean) | inbox write, owner (mean) | hand-over to the owner (mean) | inbox reads to keep order, per 1,000 events (saturated) | calls passed |\n|---|---|---|---|---|---|---|---|---|\n",
     );
     for row in rows {
         table.push_str(&row);
