@@ -3,7 +3,8 @@
 //!
 //! - [`Runtime`] owns the engine (pooling allocator, copy-on-write memory images,
 //!   epoch interruption), the linker (WASI granting nothing, its waits cut off at the
-//!   deadline, plus `log`) and the epoch ticker thread.
+//!   deadline, plus `log`) and the epoch ticker ([`ticker`]: ticking only while a
+//!   plugin runs).
 //! - [`Plugin`] is a loaded component checked against the `call-policy` world, held as
 //!   an `InstancePre` so invoking it only instantiates.
 //! - [`Plugin::invoke`] runs one event under [`Limits`] and reports an [`Outcome`].
@@ -17,11 +18,11 @@ mod limits;
 mod outcome;
 mod poll;
 mod sandbox;
+mod ticker;
 pub mod validate;
 
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use sha2::{Digest as _, Sha256};
@@ -35,6 +36,7 @@ pub use functions::FunctionCache;
 pub use limits::{Limits, Reuse};
 pub use outcome::{InvalidOutput, Invocation, LogLine, Outcome};
 use sandbox::Sandbox;
+use ticker::EpochTicker;
 
 use crate::contract::{CallPolicy, CallPolicyPre, Context, Decision, Event};
 
@@ -109,7 +111,7 @@ pub struct Runtime {
     config: RuntimeConfig,
     cache: Option<ArtifactCache>,
     functions: Option<Arc<FunctionCache>>,
-    ticker_stop: Arc<AtomicBool>,
+    ticker: Arc<EpochTicker>,
 }
 
 impl std::fmt::Debug for Runtime {
@@ -117,12 +119,6 @@ impl std::fmt::Debug for Runtime {
         f.debug_struct("Runtime")
             .field("config", &self.config)
             .finish_non_exhaustive()
-    }
-}
-
-impl Drop for Runtime {
-    fn drop(&mut self) {
-        self.ticker_stop.store(true, Ordering::Relaxed);
     }
 }
 
@@ -149,15 +145,14 @@ impl Runtime {
             .as_ref()
             .map(|dir| ArtifactCache::new(dir, &engine))
             .transpose()?;
-        let ticker_stop = Arc::new(AtomicBool::new(false));
-        spawn_epoch_ticker(&engine, config.epoch_tick, ticker_stop.clone());
+        let ticker = EpochTicker::spawn(&engine, config.epoch_tick);
         Ok(Self {
             engine,
             linker,
             config,
             cache,
             functions,
-            ticker_stop,
+            ticker,
         })
     }
 
@@ -212,6 +207,7 @@ impl Runtime {
             handle,
             digest,
             epoch_tick: self.config.epoch_tick,
+            ticker: Arc::clone(&self.ticker),
             fuel_metering: self.config.fuel_metering,
         })
     }
@@ -247,22 +243,6 @@ fn engine_config(config: &RuntimeConfig) -> Config {
     wasm
 }
 
-fn spawn_epoch_ticker(engine: &Engine, tick: Duration, stop: Arc<AtomicBool>) {
-    let engine = engine.weak();
-    std::thread::Builder::new()
-        .name("wasm-epoch".into())
-        .spawn(move || {
-            while !stop.load(Ordering::Relaxed) {
-                std::thread::sleep(tick);
-                match engine.upgrade() {
-                    Some(engine) => engine.increment_epoch(),
-                    None => return,
-                }
-            }
-        })
-        .expect("spawning the epoch ticker thread");
-}
-
 /// Refuses core modules and non-Wasm bytes with a clear reason before compiling.
 fn check_component_header(bytes: &[u8]) -> Result<(), LoadError> {
     const MAGIC: &[u8] = b"\0asm";
@@ -289,6 +269,8 @@ pub struct Plugin {
     handle: wasmtime::component::ComponentExportIndex,
     digest: String,
     epoch_tick: Duration,
+    /// Kept ticking while this plugin runs; kept alive while the plugin is.
+    ticker: Arc<EpochTicker>,
     fuel_metering: bool,
 }
 
@@ -355,6 +337,7 @@ impl std::fmt::Debug for Session {
 impl Session {
     /// Instantiates now (otherwise the first `invoke` does), within the deadline.
     pub fn instantiate(&mut self) -> wasmtime::Result<()> {
+        let _ticking = self.plugin.ticker.running();
         self.arm();
         instance(&mut self.instance, &self.plugin, &mut self.store).map(|_| ())
     }
@@ -362,9 +345,11 @@ impl Session {
     /// Calls `handle` for one event.
     pub fn invoke(&mut self, event: &Event, ctx: &Context) -> Invocation {
         let started = Instant::now();
+        let ticking = self.plugin.ticker.running();
         let fuel = self.arm();
         let result = instance(&mut self.instance, &self.plugin, &mut self.store)
             .and_then(|policy| policy.call_handle(&mut self.store, event, ctx));
+        drop(ticking);
         let elapsed = started.elapsed();
         let fuel_consumed = self
             .plugin
