@@ -199,13 +199,22 @@ fn plugin_error_is_reported_as_such() {
 #[test]
 fn huge_action_list_is_invalid_output() {
     let (runtime, hostile) = hostile();
-    let run = invoke(&hostile, "actions", &Limits::default());
+    let limits = Limits {
+        // Time enough to make and lift 10,000 actions in a debug build on a busy
+        // machine (a CI run once took over 20 ms): the action limit, not the
+        // deadline, must stop it.
+        deadline_ms: 2_000,
+        ..Limits::default()
+    };
+    let run = invoke(&hostile, "actions", &limits);
     assert_eq!(
         run.outcome,
         Outcome::InvalidOutput(InvalidOutput::TooManyActions {
             count: 10_000,
             max: 64
-        })
+        }),
+        "after {:?}",
+        run.elapsed
     );
     assert_good_plugin_unaffected(&runtime);
 }
