@@ -2,9 +2,9 @@
 //! once per tick while plugins run, and sleeps once none has run for [`LINGER`]. An
 //! idle host then does not wake a thousand times a second; deadlines are set relative
 //! to the epoch when an invocation starts, so ticks skipped while idle shorten none.
-//! Waking the parked thread costs the invocation that does it ~10 µs (a futex wake
-//! and a context switch on a busy core, measured): lingering, a host with an event
-//! every 100 ms or more often never pays it.
+//! Waking the parked thread costs the invocation that does it ~11–15 µs (a futex
+//! wake and a context switch on a busy core, measured; RELIABILITY.md): lingering, a
+//! host with an event every 100 ms or more often never pays it.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
