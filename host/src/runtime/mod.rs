@@ -206,7 +206,6 @@ impl Runtime {
             pre,
             handle,
             digest,
-            epoch_tick: self.config.epoch_tick,
             ticker: Arc::clone(&self.ticker),
             fuel_metering: self.config.fuel_metering,
         })
@@ -268,7 +267,6 @@ pub struct Plugin {
     /// The `handle` export, found once.
     handle: wasmtime::component::ComponentExportIndex,
     digest: String,
-    epoch_tick: Duration,
     /// Kept ticking while this plugin runs; kept alive while the plugin is.
     ticker: Arc<EpochTicker>,
     fuel_metering: bool,
@@ -337,19 +335,18 @@ impl std::fmt::Debug for Session {
 impl Session {
     /// Instantiates now (otherwise the first `invoke` does), within the deadline.
     pub fn instantiate(&mut self) -> wasmtime::Result<()> {
-        let _ticking = self.plugin.ticker.running();
-        self.arm();
+        let _armed = self.arm();
         instance(&mut self.instance, &self.plugin, &mut self.store).map(|_| ())
     }
 
     /// Calls `handle` for one event.
     pub fn invoke(&mut self, event: &Event, ctx: &Context) -> Invocation {
         let started = Instant::now();
-        let ticking = self.plugin.ticker.running();
-        let fuel = self.arm();
+        let armed = self.arm();
+        let fuel = armed.fuel;
         let result = instance(&mut self.instance, &self.plugin, &mut self.store)
             .and_then(|policy| policy.call_handle(&mut self.store, event, ctx));
-        drop(ticking);
+        drop(armed);
         let elapsed = started.elapsed();
         let fuel_consumed = self
             .plugin
@@ -379,10 +376,13 @@ impl Session {
         invocation
     }
 
-    /// Sets the deadline (and fuel) for the next invocation; returns the fuel given.
-    fn arm(&mut self) -> u64 {
+    /// Sets the deadline (and fuel) for the next invocation and keeps the epoch
+    /// moving until the returned guard is dropped: a deadline is only as good as the
+    /// ticks that count it down.
+    fn arm(&mut self) -> Armed {
+        let ticking = self.plugin.ticker.running();
         self.store.data_mut().deadline = Instant::now() + self.limits.deadline();
-        let tick = self.plugin.epoch_tick.as_nanos().max(1);
+        let tick = self.plugin.ticker.tick().as_nanos().max(1);
         let ticks = self.limits.deadline().as_nanos().div_ceil(tick);
         // One extra tick: the first may come at once, so `n + 1` ticks wait at least `n`.
         self.store
@@ -391,8 +391,17 @@ impl Session {
         if self.plugin.fuel_metering {
             self.store.set_fuel(fuel).expect("fuel metering is enabled");
         }
-        fuel
+        Armed {
+            fuel,
+            _ticking: ticking,
+        }
     }
+}
+
+/// An armed invocation: the fuel it was given, and the epoch ticking while it runs.
+struct Armed {
+    fuel: u64,
+    _ticking: ticker::Running,
 }
 
 /// The session's instance, created on first use.

@@ -21,6 +21,7 @@ const LINGER: Duration = Duration::from_millis(100);
 pub(super) struct EpochTicker {
     shared: Arc<Shared>,
     thread: Thread,
+    tick: Duration,
 }
 
 struct Shared {
@@ -73,7 +74,16 @@ impl EpochTicker {
             .expect("spawning the epoch ticker thread")
             .thread()
             .clone();
-        Arc::new(Self { shared, thread })
+        Arc::new(Self {
+            shared,
+            thread,
+            tick,
+        })
+    }
+
+    /// How often the epoch advances while plugins run: the unit deadlines count in.
+    pub(super) fn tick(&self) -> Duration {
+        self.tick
     }
 
     /// Ticks until the guard is dropped: hold it while Wasm runs.
