@@ -17,19 +17,21 @@ default). During the warm-up its logs are dropped and its exceptions ignored; th
 it returns goes from one event to the next, as in a call, and is then thrown away. The
 context is made up too: tenant ``warm-up``, no configuration.
 
-``plugins/python/build.sh`` calls :func:`prepare` once the app module is imported.
+``plugins/python/build.sh`` calls :func:`prepare` once the app module is imported; it
+warms the policy up if asked, then freezes what the snapshot holds (:func:`settle`).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import gc
 from types import ModuleType
 from typing import Iterable
 
 from . import log
 from ._wit import types as t
 
-__all__ = ["a_call", "prepare", "run"]
+__all__ = ["a_call", "prepare", "run", "settle"]
 
 
 _CALLER = t.CommunicationIdentifier_PhoneNumber("+10000000001")
@@ -97,4 +99,20 @@ def prepare(module: ModuleType) -> type:
     events = getattr(world, "warm_up", None)
     if events:
         run(world, events)
+    settle()
     return world
+
+
+def settle() -> None:
+    """Freezes every object the import and warm-up left: the collector moves them to
+    its permanent generation, which collections skip. A collection in an instance (an
+    event that allocates enough to start one, or an incremental step over the old
+    generation) then walks only the objects the instance made, instead of writing
+    the headers of objects all over the snapshot: pages each instance would hold a
+    copy of. Objects made in an instance are collected as usual.
+
+    Measured on the reference IVR (BENCHMARKS.md, polyglot): 32 KiB less memory of
+    its own per instance (1,358 to 1,326 KiB). Collecting first (``gc.collect()``,
+    then freezing) cost 50 KiB more instead: the freed blocks, scattered over the
+    snapshot's pages, are where an instance's new objects then go."""
+    gc.freeze()

@@ -1,5 +1,6 @@
 """The SDK on its own: builders, state, errors, events, context, log, export."""
 
+import gc
 import sys
 import types as pytypes
 import typing
@@ -345,6 +346,20 @@ class WarmUp(unittest.TestCase):
         module.seen = seen
         self.assertEqual(warm.run(module.WitWorld, module.WitWorld.warm_up, rounds=1), 2)
         self.assertEqual(seen, ["call_connected"] * 2)
+
+    def test_what_the_snapshot_holds_is_frozen(self):
+        module = self.module("@policy\n"
+                             "def handle(event, ctx, state):\n"
+                             "    return []\n")
+        gc.unfreeze()
+        self.addCleanup(gc.unfreeze)
+        kept = [object()]  # a container alive before the snapshot
+        warm.prepare(module)
+        self.assertGreater(gc.get_freeze_count(), 0)
+        self.assertFalse(any(o is kept for o in gc.get_objects()))
+        # What is made afterwards is tracked (and collected) as usual.
+        made = [object()]
+        self.assertTrue(any(o is made for o in gc.get_objects()))
 
     def test_bad_warm_up_and_no_policy_are_refused(self):
         with self.assertRaisesRegex(TypeError, "warm_up must be True, False or a list of events"):
