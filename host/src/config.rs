@@ -235,6 +235,13 @@ pub struct RuntimeSettings {
     /// of tenants with `reuse = "per-call"`. The pooling allocator reserves slots for
     /// this many up front (address space, not memory).
     pub max_concurrent_instances: std::num::NonZeroU32,
+    /// Components compiled into `cache_dir` when the host starts, in the background
+    /// (read back, not compiled, on later starts): uploads sharing their code then
+    /// compile only the rest. Every Python plugin carries the same CPython and every
+    /// JavaScript plugin the same engine, so the SDKs' reference plugins make every
+    /// later Python or JavaScript upload, the first one included, cost what a second
+    /// one does (BENCHMARKS.md, polyglot).
+    pub warm: Vec<PathBuf>,
 }
 
 impl Default for RuntimeSettings {
@@ -248,6 +255,7 @@ impl Default for RuntimeSettings {
                 crate::runtime::RuntimeConfig::default().max_concurrent_instances,
             )
             .expect("the default is not zero"),
+            warm: Vec::new(),
         }
     }
 }

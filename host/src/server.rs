@@ -6,6 +6,7 @@
 
 use std::future::Future;
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -60,6 +61,7 @@ impl App {
             max_concurrent_instances: settings.runtime.max_concurrent_instances.get(),
             ..RuntimeConfig::default()
         })?);
+        warm_caches(&runtime, &settings.runtime.warm)?;
         let mut routes = Routes::default();
         for tenant in &settings.tenants {
             let bytes = std::fs::read(&tenant.plugin).with_context(|| {
@@ -243,6 +245,42 @@ impl App {
 /// Writes the executor's journal to the store's call log, in batches of what has
 /// piled up since the last write. Best effort: a log that cannot keep up loses
 /// records (logged, counted), it never slows calls.
+/// Reads the components of `runtime.warm` now (a missing file stops the start) and
+/// compiles them on a thread of their own: the host serves meanwhile, and an upload
+/// before they are done compiles what it needs itself.
+fn warm_caches(runtime: &Arc<Runtime>, paths: &[PathBuf]) -> anyhow::Result<()> {
+    let components = paths
+        .iter()
+        .map(|path| {
+            std::fs::read(path)
+                .with_context(|| format!("runtime.warm: reading {}", path.display()))
+                .map(|bytes| (path.clone(), bytes))
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    if components.is_empty() {
+        return Ok(());
+    }
+    let runtime = Arc::clone(runtime);
+    std::thread::Builder::new()
+        .name("cache-warm".into())
+        .spawn(move || {
+            for (path, bytes) in components {
+                let _span = tracing::info_span!("runtime.warm", path = %path.display()).entered();
+                match runtime.warm(&bytes) {
+                    Ok(warmed) => tracing::info!(
+                        ms = warmed.elapsed.as_millis(),
+                        compiled = warmed.functions_compiled,
+                        read_back = warmed.functions_read,
+                        "functions ready for uploads sharing them"
+                    ),
+                    Err(e) => tracing::warn!(error = %e, "not warmed"),
+                }
+            }
+        })
+        .context("starting the cache-warm thread")?;
+    Ok(())
+}
+
 async fn write_call_log(
     mut journal: tokio::sync::broadcast::Receiver<crate::executor::Handled>,
     store: Store,

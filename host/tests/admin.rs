@@ -701,3 +701,72 @@ async fn the_cli_drives_the_admin_api_and_says_what_to_do_when_it_cannot() {
     let (ok, _, err) = cli("http://127.0.0.1:9", OPERATOR, &["tenant", "list"]).await;
     assert!(!ok && err.contains("switchboard serve"), "{err}");
 }
+
+/// Settings for a host on port 0 with its files in `dir`, and `runtime.warm`.
+fn warming_settings(dir: &std::path::Path, warm: &[std::path::PathBuf]) -> Settings {
+    let warm: Vec<String> = warm
+        .iter()
+        .map(|p| format!("{:?}", p.display().to_string()))
+        .collect();
+    Settings::from_toml(&format!(
+        r#"
+        [server]
+        listen = "127.0.0.1:0"
+        [acs]
+        connection_string = "endpoint=https://127.0.0.1:9/;accesskey=c2VjcmV0"
+        audience = "test"
+        [runtime]
+        cache_dir = "{cache}"
+        warm = [{warm}]
+        [store]
+        url = "sqlite://{db}"
+        "#,
+        cache = dir.join("cache").display(),
+        db = dir.join("switchboard.db").display(),
+        warm = warm.join(", "),
+    ))
+    .expect("settings")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn warm_components_are_compiled_at_start_and_a_missing_one_stops_it() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let missing = dir.path().join("no-such.wasm");
+    let error = App::build(warming_settings(dir.path(), &[missing]))
+        .await
+        .expect_err("a missing warm component");
+    let message = format!("{error:#}");
+    assert!(
+        message.contains("runtime.warm") && message.contains("no-such.wasm"),
+        "{message}"
+    );
+
+    // The host serves while the thread compiles; the compiled functions land in the
+    // cache directory without any upload.
+    let ivr = support::guest_path("switchboard_ivr");
+    let app = App::build(warming_settings(dir.path(), &[ivr]))
+        .await
+        .expect("host");
+    let functions = dir.path().join("cache").join("functions");
+    let packed = || {
+        std::fs::read_dir(&functions)
+            .map(|entries| {
+                entries
+                    .filter_map(Result::ok)
+                    .filter_map(|e| e.metadata().ok())
+                    .map(|m| m.len())
+                    .sum::<u64>()
+            })
+            .unwrap_or(0)
+    };
+    let started = std::time::Instant::now();
+    while packed() < 10_000 && started.elapsed() < std::time::Duration::from_secs(60) {
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(
+        packed() >= 10_000,
+        "{} bytes of compiled functions",
+        packed()
+    );
+    drop(app);
+}

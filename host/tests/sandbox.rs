@@ -404,6 +404,42 @@ fn bad_components_are_refused_with_the_reason() {
 }
 
 #[test]
+fn warming_compiles_into_the_caches_once() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = RuntimeConfig {
+        cache_dir: Some(dir.path().to_owned()),
+        max_concurrent_instances: 8,
+        ..RuntimeConfig::default()
+    };
+    let bytes = support::guest_bytes("switchboard_ivr");
+    let runtime = Runtime::new(config.clone()).expect("runtime");
+    let first = runtime.warm(&bytes).expect("warm");
+    // (Some functions are read back even on a first compile: a component holds
+    // identical bodies, such as adapters.)
+    assert!(first.functions_compiled > 10, "{first:?}");
+    // Warmed before (as at a restart): the artifact is read back, nothing compiled.
+    let again = Runtime::new(config)
+        .expect("runtime")
+        .warm(&bytes)
+        .expect("warm");
+    assert_eq!(
+        (again.functions_compiled, again.functions_read),
+        (0, 0),
+        "{again:?}"
+    );
+    // Nowhere to keep what it compiles: warming would be wasted work.
+    let uncached = Runtime::new(RuntimeConfig {
+        max_concurrent_instances: 8,
+        ..RuntimeConfig::default()
+    })
+    .expect("runtime");
+    assert!(matches!(
+        uncached.warm(&bytes),
+        Err(switchboard::runtime::LoadError::NoCache)
+    ));
+}
+
+#[test]
 fn precompiled_artifacts_are_cached_on_disk() {
     let dir = tempfile::tempdir().expect("tempdir");
     let config = RuntimeConfig {

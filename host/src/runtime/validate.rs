@@ -38,7 +38,7 @@ pub fn validate(
     let plugin = runtime.load(bytes).map_err(|e| Rejected {
         check: match e {
             LoadError::NotAComponent(_) => Check::Component,
-            LoadError::Compile(_) | LoadError::Cache(_) => Check::Compile,
+            LoadError::Compile(_) | LoadError::Cache(_) | LoadError::NoCache => Check::Compile,
             LoadError::Imports(_) | LoadError::WrongWorld(_) => Check::World,
         },
         message: e.to_string(),

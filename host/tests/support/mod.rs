@@ -7,13 +7,18 @@ use std::path::PathBuf;
 
 use switchboard::runtime::{Plugin, Runtime, RuntimeConfig};
 
-/// Reads a guest component built by `make guests` (profile `guest`, wasm32-wasip2).
-pub fn guest_bytes(name: &str) -> Vec<u8> {
+/// Where a guest component built by `make guests` (profile `guest`, wasm32-wasip2) is.
+pub fn guest_path(name: &str) -> PathBuf {
     let dir = std::env::var_os("SWITCHBOARD_GUESTS_DIR").map_or_else(
         || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/wasm32-wasip2/guest"),
         PathBuf::from,
     );
-    let path = dir.join(format!("{name}.wasm"));
+    dir.join(format!("{name}.wasm"))
+}
+
+/// Reads a guest component built by `make guests`.
+pub fn guest_bytes(name: &str) -> Vec<u8> {
+    let path = guest_path(name);
     std::fs::read(&path).unwrap_or_else(|e| {
         panic!(
             "guest component {} is missing ({e}); build the guests first with `make guests`",
