@@ -433,10 +433,7 @@ fn warming_compiles_into_the_caches_once() {
         ..RuntimeConfig::default()
     })
     .expect("runtime");
-    assert!(matches!(
-        uncached.warm(&bytes),
-        Err(switchboard::runtime::LoadError::NoCache)
-    ));
+    assert!(matches!(uncached.warm(&bytes), Err(LoadError::NoCache)));
 }
 
 #[test]
