@@ -22,25 +22,16 @@ struct Host {
 
 async fn host() -> Host {
     let dir = tempfile::tempdir().expect("tempdir");
-    let settings = Settings::from_toml(&format!(
-        r#"
-        [server]
-        listen = "127.0.0.1:0"
-        [acs]
-        connection_string = "endpoint=https://127.0.0.1:9/;accesskey=c2VjcmV0"
-        audience = "test"
-        [runtime]
-        cache_dir = "{cache}"
-        [store]
-        url = "sqlite://{db}"
-        [admin]
-        operator_token = "{OPERATOR}"
-        failed_auth_per_minute = 1000
-        "#,
-        cache = dir.path().join("cache").display(),
-        db = dir.path().join("switchboard.db").display(),
-    ))
-    .expect("settings");
+    let settings = settings_in(
+        dir.path(),
+        &format!(
+            r#"
+            [admin]
+            operator_token = "{OPERATOR}"
+            failed_auth_per_minute = 1000
+            "#
+        ),
+    );
     let app = App::build(settings).await.expect("host");
     let base = format!("http://{}", app.local_addr().expect("addr"));
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -702,12 +693,9 @@ async fn the_cli_drives_the_admin_api_and_says_what_to_do_when_it_cannot() {
     assert!(!ok && err.contains("switchboard serve"), "{err}");
 }
 
-/// Settings for a host on port 0 with its files in `dir`, and `runtime.warm`.
-fn warming_settings(dir: &std::path::Path, warm: &[std::path::PathBuf]) -> Settings {
-    let warm: Vec<String> = warm
-        .iter()
-        .map(|p| format!("{:?}", p.display().to_string()))
-        .collect();
+/// Settings for a host on port 0 with its files in `dir`; `more` is TOML after the
+/// `[runtime]` table's `cache_dir` (keys of that table, then other tables).
+fn settings_in(dir: &std::path::Path, more: &str) -> Settings {
     Settings::from_toml(&format!(
         r#"
         [server]
@@ -715,17 +703,25 @@ fn warming_settings(dir: &std::path::Path, warm: &[std::path::PathBuf]) -> Setti
         [acs]
         connection_string = "endpoint=https://127.0.0.1:9/;accesskey=c2VjcmV0"
         audience = "test"
-        [runtime]
-        cache_dir = "{cache}"
-        warm = [{warm}]
         [store]
         url = "sqlite://{db}"
+        [runtime]
+        cache_dir = "{cache}"
+        {more}
         "#,
         cache = dir.join("cache").display(),
         db = dir.join("switchboard.db").display(),
-        warm = warm.join(", "),
     ))
     .expect("settings")
+}
+
+/// Settings naming `warm` components.
+fn warming_settings(dir: &std::path::Path, warm: &[std::path::PathBuf]) -> Settings {
+    let warm: Vec<String> = warm
+        .iter()
+        .map(|p| format!("{:?}", p.display().to_string()))
+        .collect();
+    settings_in(dir, &format!("warm = [{}]", warm.join(", ")))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

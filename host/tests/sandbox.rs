@@ -403,14 +403,19 @@ fn bad_components_are_refused_with_the_reason() {
     ));
 }
 
+/// A test-sized runtime keeping what it compiles in `dir`.
+fn cached_in(dir: &std::path::Path) -> RuntimeConfig {
+    RuntimeConfig {
+        cache_dir: Some(dir.to_owned()),
+        max_concurrent_instances: 8,
+        ..RuntimeConfig::default()
+    }
+}
+
 #[test]
 fn warming_compiles_into_the_caches_once() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let config = RuntimeConfig {
-        cache_dir: Some(dir.path().to_owned()),
-        max_concurrent_instances: 8,
-        ..RuntimeConfig::default()
-    };
+    let config = cached_in(dir.path());
     let bytes = support::guest_bytes("switchboard_ivr");
     let runtime = Runtime::new(config.clone()).expect("runtime");
     let first = runtime.warm(&bytes).expect("warm");
@@ -439,11 +444,7 @@ fn warming_compiles_into_the_caches_once() {
 #[test]
 fn precompiled_artifacts_are_cached_on_disk() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let config = RuntimeConfig {
-        cache_dir: Some(dir.path().to_owned()),
-        max_concurrent_instances: 8,
-        ..RuntimeConfig::default()
-    };
+    let config = cached_in(dir.path());
     let bytes = support::guest_bytes("switchboard_ivr");
     let first = Runtime::new(config.clone()).expect("runtime");
     let plugin = first.load(&bytes).expect("load");
