@@ -242,9 +242,6 @@ impl App {
     }
 }
 
-/// Writes the executor's journal to the store's call log, in batches of what has
-/// piled up since the last write. Best effort: a log that cannot keep up loses
-/// records (logged, counted), it never slows calls.
 /// Reads the components of `runtime.warm` now (a missing file stops the start) and
 /// compiles them on a thread of their own: the host serves meanwhile, and an upload
 /// before they are done compiles what it needs itself.
@@ -281,6 +278,9 @@ fn warm_caches(runtime: &Arc<Runtime>, paths: &[PathBuf]) -> anyhow::Result<()> 
     Ok(())
 }
 
+/// Writes the executor's journal to the store's call log, in batches of what has
+/// piled up since the last write. Best effort: a log that cannot keep up loses
+/// records (logged, counted), it never slows calls.
 async fn write_call_log(
     mut journal: tokio::sync::broadcast::Receiver<crate::executor::Handled>,
     store: Store,
