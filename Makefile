@@ -40,7 +40,7 @@ $(GUEST_DIR)/ivr_js.wasm: plugins/js/node_modules/.installed $(JS_SOURCES)
 	mkdir -p $(GUEST_DIR)
 	plugins/js/build.sh $@
 
-PY_SOURCES := $(wildcard plugins/python/switchboard_policy/*.py plugins/python/ivr/*.py) plugins/python/build.sh wit/policy.wit
+PY_SOURCES := $(wildcard plugins/python/switchboard_policy/*.py plugins/python/ivr/*.py) plugins/python/build.sh plugins/python/immortalize.py wit/policy.wit
 
 ## The reference IVR in Python, as a component.
 $(GUEST_DIR)/ivr_py.wasm: .venv/.installed $(PY_SOURCES)

@@ -66,5 +66,10 @@ env -u VIRTUAL_ENV "$cpy" -q -d "$root/wit" -w call-policy componentize \
   cat "$work/componentize.log" >&2
   exit 1
 }
+# The objects the snapshot holds, made immortal (immortalize.py says why).
+"$root/.venv/bin/python" "$here/immortalize.py" "$work/policy.wasm" >"$work/immortalize.log" 2>&1 || {
+  cat "$work/immortalize.log" >&2
+  exit 1
+}
 mv -f "$work/policy.wasm" "$out"
-echo "built $out ($(du -h "$out" | cut -f1))"
+echo "built $out ($(du -h "$out" | cut -f1)); $(sed -n 's/^immortalize: [^:]*: //p' "$work/immortalize.log")"

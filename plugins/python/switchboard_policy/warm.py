@@ -18,20 +18,26 @@ it returns goes from one event to the next, as in a call, and is then thrown awa
 context is made up too: tenant ``warm-up``, no configuration.
 
 ``plugins/python/build.sh`` calls :func:`prepare` once the app module is imported; it
-warms the policy up if asked, then freezes what the snapshot holds (:func:`settle`).
+warms the policy up if asked, then lists and freezes what the snapshot holds
+(:func:`settle`); once the component is built, ``plugins/python/immortalize.py`` makes
+the listed objects immortal in its snapshot.
 """
 
 from __future__ import annotations
 
+import array
+import binascii
 import dataclasses
 import gc
+import struct
+import sys
 from types import ModuleType
 from typing import Iterable
 
 from . import log
 from ._wit import types as t
 
-__all__ = ["a_call", "prepare", "run", "settle"]
+__all__ = ["RECORD_MAGIC", "a_call", "prepare", "run", "settle"]
 
 
 _CALLER = t.CommunicationIdentifier_PhoneNumber("+10000000001")
@@ -104,19 +110,69 @@ def prepare(module: ModuleType) -> type:
 
 
 def settle() -> None:
-    """Freezes every object the import and warm-up left: the collector moves them to
-    its permanent generation, which collections skip. A collection in an instance (an
-    event that allocates enough to start one, or an incremental step over the old
-    generation) then walks only the objects the instance made, instead of writing
-    the headers of objects all over the snapshot: pages each instance would hold a
-    copy of. Objects made in an instance are collected as usual.
+    """Lists every object the import and warm-up left for ``immortalize.py``, and
+    freezes them: what each instance would otherwise copy, page by page, from the
+    snapshot it starts from.
 
-    Measured (BENCHMARKS.md, polyglot): a policy that makes 6,000 small lists per
-    event, enough to start a collection, took 9.5–10.9 ms per fresh instance + call
-    and held 6,701 KiB of its own per instance without this, 5.2–5.5 ms and 5,786 KiB
-    with it. The reference IVR allocates too little to start one: 1,358 to 1,326 KiB
-    per instance with Python alone in the bench, no difference beyond ±10 KiB with the
-    Rust and JavaScript plugins in the same process. Collecting first
+    Listed (:func:`_hold`): CPython writes an object's reference count each time code
+    takes or drops a reference to it, so an event that merely reads a module's
+    functions, constants and names copies every page they sit on. ``immortalize.py``
+    gives the listed objects CPython's immortal count in the built component's
+    snapshot, which no reference changes (PEP 683, the same answer to the same
+    problem in forked servers). They then live as long as the instance: an instance
+    is one event or one call, and dropping the last reference to a snapshot object
+    leaks it for that long instead of freeing it. Reference IVR: 1,316 → 945 KiB of
+    its own per instance, fresh instance + call −9 % (BENCHMARKS.md, polyglot).
+
+    Frozen: the collector moves them to its permanent generation, which collections
+    skip. A collection in an instance (an event that allocates enough to start one)
+    then walks only the objects the instance made, instead of writing the headers of
+    objects all over the snapshot. Objects made in an instance are collected as usual.
+    Measured: a policy that makes 6,000 small lists per event, enough to start a
+    collection, took 9.5–10.9 ms per fresh instance + call and held 6,701 KiB of its
+    own per instance without this, 5.2–5.5 ms and 5,786 KiB with it. Collecting first
     (``gc.collect()``, then freezing) cost 50 KiB more: the freed blocks, scattered
     over the snapshot's pages, are where an instance's new objects then go."""
+    _hold()  # first: the collector does not list the objects it has frozen
     gc.freeze()
+
+
+#: Starts the record :func:`_hold` leaves in the snapshot, for ``immortalize.py``.
+#: Layout, little-endian: this, then ``sys.hexversion``, the width of an address in
+#: bytes, the number of objects and the CRC-32 of their addresses (four u32), then the
+#: addresses. The magic may appear elsewhere in memory (this constant, for one): the
+#: checksum tells the record apart.
+RECORD_MAGIC = b"switchboard-snapshot-objects\x00v1\x00"
+
+#: The record and the objects it lists, kept alive: an object freed between the
+#: listing and the snapshot would leave its address in the record, and its memory
+#: reused or on a free list; making that "immortal" would corrupt it.
+_HELD: tuple[bytes, tuple[object, ...]] | None = None
+
+
+def _reachable() -> list[object]:
+    """Every object the collector tracks and every object those refer to, transitively
+    (strings, numbers and other objects it does not track), each once; the ones
+    already immortal left out."""
+    is_immortal = getattr(sys, "_is_immortal", lambda _: False)  # from CPython 3.14
+    found = gc.get_objects()
+    seen = set(map(id, found))
+    i = 0
+    while i < len(found):
+        for referent in gc.get_referents(found[i]):
+            if id(referent) not in seen:
+                seen.add(id(referent))
+                found.append(referent)
+        i += 1
+    # The list itself may be among what the collector listed.
+    return [o for o in found if o is not found and not is_immortal(o)]
+
+
+def _hold() -> None:
+    global _HELD
+    _HELD = None  # a previous listing (tests call prepare more than once)
+    objects = tuple(_reachable())
+    width = struct.calcsize("P")
+    addresses = array.array("I" if width == 4 else "Q", map(id, objects)).tobytes()
+    header = struct.pack("<4I", sys.hexversion, width, len(objects), binascii.crc32(addresses))
+    _HELD = (RECORD_MAGIC + header + addresses, objects)
