@@ -60,7 +60,8 @@ class Segment:
     length: int
 
 
-def _uleb(buf: bytes, pos: int) -> tuple[int, int]:
+def _leb(buf: bytes, pos: int, signed: bool = False) -> tuple[int, int]:
+    """The LEB128 number at `pos`, and the position after it."""
     result = shift = 0
     while True:
         byte = buf[pos]
@@ -68,18 +69,7 @@ def _uleb(buf: bytes, pos: int) -> tuple[int, int]:
         result |= (byte & 0x7F) << shift
         shift += 7
         if not byte & 0x80:
-            return result, pos
-
-
-def _sleb(buf: bytes, pos: int) -> tuple[int, int]:
-    result = shift = 0
-    while True:
-        byte = buf[pos]
-        pos += 1
-        result |= (byte & 0x7F) << shift
-        shift += 7
-        if not byte & 0x80:
-            if byte & 0x40:
+            if signed and byte & 0x40:
                 result -= 1 << shift
             return result, pos
 
@@ -91,7 +81,7 @@ def _sections(buf: bytes, start: int, end: int):
     pos = start + 8
     while pos < end:
         section = buf[pos]
-        size, pos = _uleb(buf, pos + 1)
+        size, pos = _leb(buf, pos + 1)
         yield section, pos, pos + size
         pos += size
 
@@ -118,19 +108,19 @@ def data_segments(buf: bytes, start: int, end: int) -> list[Segment]:
     for section, body, _ in _sections(buf, start, end):
         if section != 11:
             continue
-        count, pos = _uleb(buf, body)
+        count, pos = _leb(buf, body)
         for _ in range(count):
-            flags, pos = _uleb(buf, pos)
+            flags, pos = _leb(buf, pos)
             memory = 0
             if flags == 2:
-                memory, pos = _uleb(buf, pos)
+                memory, pos = _leb(buf, pos)
             address = None
             if flags in (0, 2):
                 opcode = buf[pos]
                 if opcode == 0x41:  # i32.const: the place is known
-                    address, pos = _sleb(buf, pos + 1)
+                    address, pos = _leb(buf, pos + 1, signed=True)
                 elif opcode == 0x23:  # global.get: it is not (an imported base)
-                    _, pos = _uleb(buf, pos + 1)
+                    _, pos = _leb(buf, pos + 1)
                 else:
                     raise Refused(f"a data segment's offset starts with opcode {opcode:#x}, "
                                   "not read here")
@@ -139,7 +129,7 @@ def data_segments(buf: bytes, start: int, end: int) -> list[Segment]:
                 pos += 1
             elif flags != 1:  # 1: passive, no offset
                 raise Refused(f"a data segment with flags {flags}")
-            length, pos = _uleb(buf, pos)
+            length, pos = _leb(buf, pos)
             if address is not None and memory == 0:
                 segments.append(Segment(address & 0xFFFFFFFF, pos, length))
             pos += length
