@@ -121,8 +121,8 @@ def settle() -> None:
     snapshot, which no reference changes (PEP 683, the same answer to the same
     problem in forked servers). They then live as long as the instance: an instance
     is one event or one call, and dropping the last reference to a snapshot object
-    leaks it for that long instead of freeing it. Reference IVR: 1,316 → 945 KiB of
-    its own per instance, fresh instance + call −9 % (BENCHMARKS.md, polyglot).
+    leaks it for that long instead of freeing it. Reference IVR: 1,298 → 924 KiB of
+    its own per instance, fresh instance + call −10 % (BENCHMARKS.md, polyglot).
 
     Frozen: the collector moves them to its permanent generation, which collections
     skip. A collection in an instance (an event that allocates enough to start one)
