@@ -31,6 +31,10 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, ConnectOptions as _};
 
+/// Pooled connections per host on PostgreSQL unless `store.max_connections` says
+/// otherwise (several replicas share what the database's cores can serve: README).
+pub const POSTGRES_CONNECTIONS: u32 = 16;
+
 /// Why a store operation failed.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -127,7 +131,7 @@ impl Store {
             .max_connections(max_connections.unwrap_or(match backend {
                 // One writer at a time anyway; readers share WAL snapshots.
                 Backend::Sqlite => 4,
-                Backend::Postgres => 16,
+                Backend::Postgres => POSTGRES_CONNECTIONS,
             }))
             // sqlx pings every connection when it goes back to the pool, and by
             // default again when it is taken: two round trips around each

@@ -9,8 +9,8 @@
 //! wakes the owner with `NOTIFY`, which carries the event), and three replicas with
 //! only the Event Grid events spread (each call's callbacks reach the replica that
 //! answered it, at the callback URI it gave: hand-overs only when a replica is gone).
-//! One replica has the default pool (16 connections); each of three has a third of it
-//! ([`REPLICA_CONNECTIONS`]), as the README advises.
+//! One replica has the default pool ([`POSTGRES_CONNECTIONS`]); each of three has a
+//! third of it ([`REPLICA_CONNECTIONS`]), as the README advises.
 //!
 //! For each: events handled per second with calls placed faster than the stack takes
 //! them (simulator and hosts on the same two cores; [`ROUNDS`] rounds of
@@ -28,6 +28,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use switchboard::store::POSTGRES_CONNECTIONS;
 use switchboard::store::scratch::{LOCAL_POSTGRES, ScratchSchema};
 use switchboard_e2e::{Stack, StackBuilder, ivr_script};
 use switchboard_sim::load::{LoadPlan, LoadReport};
@@ -41,15 +42,19 @@ struct Config {
     /// Event Grid events (each call's callbacks then reach the replica that answered
     /// it, at the URI it gave).
     spread_callbacks: bool,
-    /// `store.max_connections` of each replica; `None`: the default (16 on
-    /// PostgreSQL).
-    connections: Option<u32>,
 }
 
 /// Each of three replicas' pool: one host's default divided between them, as the
 /// README advises (the replicas' pools sized together to what the database's cores
 /// serve).
-const REPLICA_CONNECTIONS: u32 = 16 / 3;
+const REPLICA_CONNECTIONS: u32 = POSTGRES_CONNECTIONS / 3;
+
+impl Config {
+    /// `store.max_connections` of each replica; `None`: the default.
+    fn connections(&self) -> Option<u32> {
+        (self.replicas > 1).then_some(REPLICA_CONNECTIONS)
+    }
+}
 
 struct Measured {
     events_per_second: f64,
@@ -214,7 +219,7 @@ async fn start(config: &Config) -> anyhow::Result<Option<Running>> {
         .map(|s| format!("url = \"{}\"", s.url))
         .unwrap_or_default();
     let pool = config
-        .connections
+        .connections()
         .map(|n| format!("max_connections = {n}\n"))
         .unwrap_or_default();
     let mut builder = StackBuilder::ivr()?.host_toml(&format!(
@@ -340,7 +345,6 @@ fn main() -> anyhow::Result<()> {
             durable: false,
             replicas: 1,
             spread_callbacks: false,
-            connections: None,
         },
         Config {
             name: "SQLite, durable calls (default)",
@@ -348,7 +352,6 @@ fn main() -> anyhow::Result<()> {
             durable: true,
             replicas: 1,
             spread_callbacks: false,
-            connections: None,
         },
         Config {
             name: "PostgreSQL, 1 replica",
@@ -356,7 +359,6 @@ fn main() -> anyhow::Result<()> {
             durable: true,
             replicas: 1,
             spread_callbacks: false,
-            connections: None,
         },
         Config {
             name: "PostgreSQL, 3 replicas, callbacks spread",
@@ -364,7 +366,6 @@ fn main() -> anyhow::Result<()> {
             durable: true,
             replicas: 3,
             spread_callbacks: true,
-            connections: Some(REPLICA_CONNECTIONS),
         },
         Config {
             name: "PostgreSQL, 3 replicas, callbacks to the owner",
@@ -372,7 +373,6 @@ fn main() -> anyhow::Result<()> {
             durable: true,
             replicas: 3,
             spread_callbacks: false,
-            connections: Some(REPLICA_CONNECTIONS),
         },
     ];
     let mut rows = Vec::new();
@@ -472,13 +472,13 @@ fn main() -> anyhow::Result<()> {
     }
     if let (Some(one), Some(three)) = (single_pg, three_pg) {
         table.push_str(&format!(
-            "\nThree replicas ({REPLICA_CONNECTIONS} connections each) / one replica (16) on PostgreSQL, events/s, callbacks spread: **{:.2}×** (goal ≥ 1×).\n",
+            "\nThree replicas ({REPLICA_CONNECTIONS} connections each) / one replica ({POSTGRES_CONNECTIONS}) on PostgreSQL, events/s, callbacks spread: **{:.2}×** (goal ≥ 1×).\n",
             three / one
         ));
     }
     if let (Some(one), Some(three)) = (single_pg, three_pg_owner) {
         table.push_str(&format!(
-            "Three replicas ({REPLICA_CONNECTIONS} connections each) / one replica (16) on PostgreSQL, events/s, callbacks to the owner: **{:.2}×**.\n",
+            "Three replicas ({REPLICA_CONNECTIONS} connections each) / one replica ({POSTGRES_CONNECTIONS}) on PostgreSQL, events/s, callbacks to the owner: **{:.2}×**.\n",
             three / one
         ));
     }
