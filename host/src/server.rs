@@ -36,7 +36,7 @@ pub struct App {
     tasks: TaskTracker,
     grace: Duration,
     replica: Option<Replica>,
-    /// Kept alive: its epoch ticker enforces plugin deadlines.
+    /// Kept alive: its watchdog enforces plugin deadlines.
     _runtime: Arc<Runtime>,
 }
 

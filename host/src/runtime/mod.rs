@@ -3,8 +3,8 @@
 //!
 //! - [`Runtime`] owns the engine (pooling allocator, copy-on-write memory images,
 //!   epoch interruption), the linker (WASI granting nothing, its waits cut off at the
-//!   deadline, plus `log`) and the epoch ticker ([`ticker`]: ticking only while a
-//!   plugin runs).
+//!   deadline, plus `log`) and the deadline watchdog ([`watchdog`]: advancing the
+//!   epoch when a running plugin's deadline passes).
 //! - [`Plugin`] is a loaded component checked against the `call-policy` world, held as
 //!   an `InstancePre` so invoking it only instantiates.
 //! - [`Plugin::invoke`] runs one event under [`Limits`] and reports an [`Outcome`].
@@ -18,8 +18,8 @@ mod limits;
 mod outcome;
 mod poll;
 mod sandbox;
-mod ticker;
 pub mod validate;
+mod watchdog;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -36,7 +36,7 @@ pub use functions::FunctionCache;
 pub use limits::{Limits, Reuse};
 pub use outcome::{InvalidOutput, Invocation, LogLine, Outcome};
 use sandbox::Sandbox;
-use ticker::EpochTicker;
+use watchdog::Watchdog;
 
 use crate::contract::{CallPolicy, CallPolicyPre, Context, Decision, Event};
 
@@ -44,8 +44,6 @@ use crate::contract::{CallPolicy, CallPolicyPre, Context, Decision, Event};
 /// these are the ceilings the pooling allocator reserves for.
 #[derive(Debug, Clone)]
 pub struct RuntimeConfig {
-    /// How often the epoch advances: the granularity of deadlines.
-    pub epoch_tick: Duration,
     /// Meter fuel (costs throughput for every plugin; deadlines alone stop loops).
     pub fuel_metering: bool,
     /// Largest linear memory any plugin may be given.
@@ -77,7 +75,6 @@ pub const KEEP_RESIDENT_PREFIX: usize = 512 << 10;
 impl Default for RuntimeConfig {
     fn default() -> Self {
         Self {
-            epoch_tick: Duration::from_millis(1),
             fuel_metering: false,
             max_memory_bytes: 256 << 20,
             max_concurrent_instances: 1_000,
@@ -113,7 +110,7 @@ pub struct Runtime {
     config: RuntimeConfig,
     cache: Option<ArtifactCache>,
     functions: Option<Arc<FunctionCache>>,
-    ticker: Arc<EpochTicker>,
+    watchdog: Arc<Watchdog>,
 }
 
 impl std::fmt::Debug for Runtime {
@@ -147,14 +144,14 @@ impl Runtime {
             .as_ref()
             .map(|dir| ArtifactCache::new(dir, &engine))
             .transpose()?;
-        let ticker = EpochTicker::spawn(&engine, config.epoch_tick);
+        let watchdog = Watchdog::spawn(&engine);
         Ok(Self {
             engine,
             linker,
             config,
             cache,
             functions,
-            ticker,
+            watchdog,
         })
     }
 
@@ -224,7 +221,7 @@ impl Runtime {
             pre,
             handle,
             digest,
-            ticker: Arc::clone(&self.ticker),
+            watchdog: Arc::clone(&self.watchdog),
             fuel_metering: self.config.fuel_metering,
         })
     }
@@ -295,8 +292,8 @@ pub struct Plugin {
     /// The `handle` export, found once.
     handle: wasmtime::component::ComponentExportIndex,
     digest: String,
-    /// Kept ticking while this plugin runs; kept alive while the plugin is.
-    ticker: Arc<EpochTicker>,
+    /// Enforces this plugin's deadlines; kept alive while the plugin is.
+    watchdog: Arc<Watchdog>,
     fuel_metering: bool,
 }
 
@@ -336,7 +333,7 @@ impl Plugin {
     fn store(&self, limits: &Limits) -> Store<Sandbox> {
         let mut store = Store::new(self.pre.engine(), Sandbox::new(limits));
         store.limiter(|s| &mut s.guard);
-        store.epoch_deadline_trap();
+        store.epoch_deadline_callback(|store| Ok(watchdog::at_epoch(store.data().deadline)));
         store
     }
 }
@@ -404,32 +401,29 @@ impl Session {
         invocation
     }
 
-    /// Sets the deadline (and fuel) for the next invocation and keeps the epoch
-    /// moving until the returned guard is dropped: a deadline is only as good as the
-    /// ticks that count it down.
+    /// Sets the deadline (and fuel) for the next invocation and has the watchdog
+    /// enforce it until the returned guard is dropped.
     fn arm(&mut self) -> Armed {
-        let ticking = self.plugin.ticker.running();
-        self.store.data_mut().deadline = Instant::now() + self.limits.deadline();
-        let tick = self.plugin.ticker.tick().as_nanos().max(1);
-        let ticks = self.limits.deadline().as_nanos().div_ceil(tick);
-        // One extra tick: the first may come at once, so `n + 1` ticks wait at least `n`.
-        self.store
-            .set_epoch_deadline(u64::try_from(ticks).unwrap_or(u64::MAX).saturating_add(1));
+        let watched = self.plugin.watchdog.watch(self.limits.deadline());
+        self.store.data_mut().deadline = watched.deadline();
+        // The next epoch is one the watchdog advanced because a deadline passed: this
+        // store then looks at its own (`watchdog::at_epoch`).
+        self.store.set_epoch_deadline(1);
         let fuel = self.limits.fuel.unwrap_or(u64::MAX);
         if self.plugin.fuel_metering {
             self.store.set_fuel(fuel).expect("fuel metering is enabled");
         }
         Armed {
             fuel,
-            _ticking: ticking,
+            _watched: watched,
         }
     }
 }
 
-/// An armed invocation: the fuel it was given, and the epoch ticking while it runs.
+/// An armed invocation: the fuel it was given, and its deadline watched while it runs.
 struct Armed {
     fuel: u64,
-    _ticking: ticker::Running,
+    _watched: watchdog::Watched,
 }
 
 /// The session's instance, created on first use.

@@ -1,0 +1,324 @@
+//! The deadline watchdog: one thread per engine that advances the engine's epoch when,
+//! and only when, a running plugin's deadline has passed.
+//!
+//! Each instantiation and invocation registers its deadline ([`Watchdog::watch`]) and
+//! sets its store to look at its deadline at the next epoch (`set_epoch_deadline(1)`
+//! and a callback, [`at_epoch`]): the thread sleeps until the earliest deadline of the
+//! plugins running, advances the epoch if that plugin still runs then, and each store
+//! reached by the new epoch traps if its own deadline has passed and carries on
+//! otherwise. A deadline is therefore enforced within the thread's wake-up latency of
+//! the deadline itself, and the thread wakes about once per deadline under any load
+//! instead of once per tick: a 1 ms ticker woke a thousand times a second on each
+//! busy host, and three hosts on two cores paid that three times (BENCHMARKS.md,
+//! replicas).
+//!
+//! Registering costs a lock and a push, and wakes the thread only when the new
+//! deadline comes before the one it sleeps towards: the thread, when nothing runs,
+//! naps for the shortest deadline it has seen, so an invocation starting during a nap
+//! ends no earlier than the nap does. After [`LINGER`] with nothing run it parks, and
+//! the next invocation wakes it (a futex wake and a context switch, ~11–15 µs on a
+//! busy core: RELIABILITY.md); a host with an event every 100 ms or more often never
+//! pays it.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::thread::Thread;
+use std::time::{Duration, Instant};
+
+use wasmtime::{Engine, UpdateDeadline};
+
+/// How long the thread keeps napping after the last plugin ran, before it parks.
+const LINGER: Duration = Duration::from_millis(100);
+/// How soon the epoch advances again while a plugin past its deadline still runs (it
+/// may be in a host call, where no epoch reaches it; the host's waits end at the
+/// deadline on their own: `poll.rs`).
+const RETRY: Duration = Duration::from_millis(1);
+
+/// Owned by the runtime and every plugin it loaded: the thread stops once the last of
+/// them is gone (no plugin left to run, nothing left to interrupt).
+pub(super) struct Watchdog {
+    shared: Arc<Shared>,
+    thread: Thread,
+}
+
+struct Shared {
+    state: Mutex<State>,
+    stopped: AtomicBool,
+    /// Epochs advanced so far (for tests and the doc's figures).
+    interrupts: AtomicU64,
+    /// Times the thread woke (idem).
+    wakes: AtomicU64,
+}
+
+struct State {
+    /// The deadlines of the instantiations and invocations running now, each with its
+    /// registration's id (two may end at the same instant). Few at once (one per
+    /// thread running Wasm): a vector, not a heap.
+    running: Vec<(Instant, u64)>,
+    next_id: u64,
+    /// Something registered since the thread last looked (a plugin shorter than a
+    /// nap starts and ends between two looks).
+    started: bool,
+    /// When the thread wakes at the latest; `None`: parked until woken.
+    wake_at: Option<Instant>,
+    /// The thread's nap while nothing runs: the shortest deadline registered so far.
+    nap: Duration,
+}
+
+impl State {
+    fn earliest(&self) -> Option<Instant> {
+        self.running.iter().map(|&(at, _)| at).min()
+    }
+}
+
+impl Watchdog {
+    pub(super) fn spawn(engine: &Engine) -> Arc<Self> {
+        let shared = Arc::new(Shared {
+            state: Mutex::new(State {
+                running: Vec::new(),
+                next_id: 0,
+                started: false,
+                // Parked from the start: nothing has run yet.
+                wake_at: None,
+                nap: LINGER,
+            }),
+            stopped: AtomicBool::new(false),
+            interrupts: AtomicU64::new(0),
+            wakes: AtomicU64::new(0),
+        });
+        let engine = engine.weak();
+        let state = Arc::clone(&shared);
+        let thread = std::thread::Builder::new()
+            .name("wasm-deadlines".into())
+            .spawn(move || {
+                let mut idle_since: Option<Instant> = None;
+                loop {
+                    match state.wake_at() {
+                        None => std::thread::park(),
+                        Some(at) => {
+                            std::thread::park_timeout(at.saturating_duration_since(Instant::now()));
+                        }
+                    }
+                    if state.stopped.load(Ordering::Acquire) {
+                        return;
+                    }
+                    state.wakes.fetch_add(1, Ordering::Relaxed);
+                    if state.look(&mut idle_since) {
+                        match engine.upgrade() {
+                            Some(engine) => engine.increment_epoch(),
+                            None => return,
+                        }
+                        state.interrupts.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+            })
+            .expect("spawning the deadline watchdog thread")
+            .thread()
+            .clone();
+        Arc::new(Self { shared, thread })
+    }
+
+    /// Registers a plugin that starts running now with `length` to run: its deadline
+    /// is enforced until the returned guard is dropped. Set the store's deadline to
+    /// [`Watched::deadline`] and its epoch deadline to 1, with [`at_epoch`] as its
+    /// callback.
+    pub(super) fn watch(&self, length: Duration) -> Watched {
+        let now = Instant::now();
+        let deadline = now + length;
+        let (id, wake) = {
+            let mut state = self.shared.lock();
+            let id = state.next_id;
+            state.next_id += 1;
+            state.running.push((deadline, id));
+            state.started = true;
+            state.nap = state.nap.min(length);
+            let wake = state.wake_at.is_none_or(|at| deadline < at);
+            if wake {
+                // Later registrations with later deadlines need not wake it again.
+                state.wake_at = Some(deadline);
+            }
+            (id, wake)
+        };
+        if wake {
+            self.thread.unpark();
+        }
+        Watched {
+            shared: Arc::clone(&self.shared),
+            deadline,
+            id,
+        }
+    }
+
+    #[cfg(test)]
+    fn interrupts(&self) -> u64 {
+        self.shared.interrupts.load(Ordering::Relaxed)
+    }
+
+    #[cfg(test)]
+    fn wakes(&self) -> u64 {
+        self.shared.wakes.load(Ordering::Relaxed)
+    }
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // Nothing held under the lock can be left half-done by a panic.
+        self.state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn wake_at(&self) -> Option<Instant> {
+        self.lock().wake_at
+    }
+
+    /// The thread's look after a wake-up: whether to advance the epoch (a running
+    /// plugin's deadline has passed), and when to wake next.
+    fn look(&self, idle_since: &mut Option<Instant>) -> bool {
+        let now = Instant::now();
+        let mut state = self.lock();
+        let earliest = state.earliest();
+        if earliest.is_some() || std::mem::take(&mut state.started) {
+            *idle_since = None;
+        }
+        let expired = earliest.is_some_and(|at| at <= now);
+        state.wake_at = match earliest {
+            Some(_) if expired => Some(now + RETRY),
+            Some(at) => Some(at),
+            None if idle_since.get_or_insert(now).elapsed() >= LINGER => None,
+            None => Some(now + state.nap),
+        };
+        expired
+    }
+}
+
+impl Drop for Watchdog {
+    fn drop(&mut self) {
+        self.shared.stopped.store(true, Ordering::Release);
+        self.thread.unpark();
+    }
+}
+
+/// A registered deadline (see [`Watchdog::watch`]); unregistered when dropped.
+pub(super) struct Watched {
+    shared: Arc<Shared>,
+    deadline: Instant,
+    id: u64,
+}
+
+impl Watched {
+    pub(super) fn deadline(&self) -> Instant {
+        self.deadline
+    }
+}
+
+impl Drop for Watched {
+    fn drop(&mut self) {
+        let mut state = self.shared.lock();
+        if let Some(i) = state.running.iter().position(|&(_, id)| id == self.id) {
+            state.running.swap_remove(i);
+        }
+    }
+}
+
+/// What a store does when the epoch reaches it, its invocation's deadline being
+/// `deadline`: trap if that has passed (the epoch advanced for it, or for another
+/// store's deadline that passed at the same time), otherwise look again at the next
+/// epoch.
+pub(super) fn at_epoch(deadline: Instant) -> UpdateDeadline {
+    if Instant::now() >= deadline {
+        UpdateDeadline::Interrupt
+    } else {
+        UpdateDeadline::Continue(1)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Waits up to a second for `done`.
+    fn wait_for(done: impl Fn() -> bool) -> bool {
+        let start = Instant::now();
+        while !done() {
+            if start.elapsed() > Duration::from_secs(1) {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        true
+    }
+
+    #[test]
+    fn the_epoch_advances_when_a_deadline_passes_and_not_before() {
+        let engine = Engine::default();
+        let watchdog = Watchdog::spawn(&engine);
+        let started = Instant::now();
+        let watched = watchdog.watch(Duration::from_millis(30));
+        std::thread::sleep(Duration::from_millis(20));
+        assert_eq!(watchdog.interrupts(), 0, "advanced before the deadline");
+        assert!(wait_for(|| watchdog.interrupts() > 0), "never advanced");
+        let late = started.elapsed();
+        assert!(
+            late >= Duration::from_millis(30) && late < Duration::from_millis(60),
+            "advanced after {late:?} for a 30 ms deadline"
+        );
+        // Still running past its deadline (in a host call): advanced again, every
+        // `RETRY`, until it is gone.
+        let before = watchdog.interrupts();
+        assert!(wait_for(|| watchdog.interrupts() >= before + 3));
+        drop(watched);
+        std::thread::sleep(RETRY * 5);
+        let settled = watchdog.interrupts();
+        std::thread::sleep(RETRY * 20);
+        assert_eq!(watchdog.interrupts(), settled, "advanced with nothing late");
+    }
+
+    #[test]
+    fn plugins_ending_in_time_advance_nothing_and_wake_the_thread_about_once_per_deadline() {
+        let engine = Engine::default();
+        let watchdog = Watchdog::spawn(&engine);
+        let deadline = Duration::from_millis(20);
+        // 200 ms of plugins starting back to back, each ending well before its
+        // deadline (a busy host).
+        let started = Instant::now();
+        while started.elapsed() < Duration::from_millis(200) {
+            let watched = watchdog.watch(deadline);
+            std::thread::sleep(Duration::from_micros(50));
+            drop(watched);
+        }
+        assert_eq!(watchdog.interrupts(), 0);
+        // 200 ms / 20 ms, plus the first wake-up and some slack for a busy machine; a
+        // 1 ms ticker woke ~200 times.
+        let wakes = watchdog.wakes();
+        assert!(wakes <= 20, "{wakes} wake-ups in 200 ms");
+    }
+
+    #[test]
+    fn a_shorter_deadline_wakes_the_thread_early_and_idle_it_parks() {
+        let engine = Engine::default();
+        let watchdog = Watchdog::spawn(&engine);
+        let long = watchdog.watch(Duration::from_secs(10));
+        let started = Instant::now();
+        let short = watchdog.watch(Duration::from_millis(10));
+        assert!(wait_for(|| watchdog.interrupts() > 0), "never advanced");
+        assert!(
+            started.elapsed() < Duration::from_millis(500),
+            "the 10 ms deadline waited for the 10 s one: {:?}",
+            started.elapsed()
+        );
+        drop((short, long));
+        // Lingers, then parks: no wake-up at all once parked.
+        std::thread::sleep(LINGER * 3);
+        let parked = watchdog.wakes();
+        std::thread::sleep(LINGER * 2);
+        assert_eq!(watchdog.wakes(), parked, "woke while parked");
+        // And a new plugin wakes it.
+        let before = watchdog.interrupts();
+        let _late = watchdog.watch(Duration::from_millis(5));
+        assert!(
+            wait_for(|| watchdog.interrupts() > before),
+            "not woken from its park"
+        );
+    }
+}
