@@ -44,7 +44,7 @@ pub(super) struct Watchdog {
 struct Shared {
     state: Mutex<State>,
     stopped: AtomicBool,
-    /// Epochs advanced so far (for tests and the doc's figures).
+    /// Epochs advanced so far (read by the tests).
     interrupts: AtomicU64,
     /// Times the thread woke (idem).
     wakes: AtomicU64,
@@ -92,8 +92,12 @@ impl Watchdog {
             .name("wasm-deadlines".into())
             .spawn(move || {
                 let mut idle_since: Option<Instant> = None;
+                // What the last look decided (parked from the start: nothing has run
+                // yet). A registration that needs the thread earlier unparks it, so
+                // the park returns at once and the next look sees it.
+                let mut wake_at: Option<Instant> = None;
                 loop {
-                    match state.wake_at() {
+                    match wake_at {
                         None => std::thread::park(),
                         Some(at) => {
                             std::thread::park_timeout(at.saturating_duration_since(Instant::now()));
@@ -103,7 +107,9 @@ impl Watchdog {
                         return;
                     }
                     state.wakes.fetch_add(1, Ordering::Relaxed);
-                    if state.look(&mut idle_since) {
+                    let expired;
+                    (expired, wake_at) = state.look(&mut idle_since);
+                    if expired {
                         match engine.upgrade() {
                             Some(engine) => engine.increment_epoch(),
                             None => return,
@@ -168,13 +174,9 @@ impl Shared {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    fn wake_at(&self) -> Option<Instant> {
-        self.lock().wake_at
-    }
-
     /// The thread's look after a wake-up: whether to advance the epoch (a running
     /// plugin's deadline has passed), and when to wake next.
-    fn look(&self, idle_since: &mut Option<Instant>) -> bool {
+    fn look(&self, idle_since: &mut Option<Instant>) -> (bool, Option<Instant>) {
         let now = Instant::now();
         let mut state = self.lock();
         let earliest = state.earliest();
@@ -188,7 +190,7 @@ impl Shared {
             None if idle_since.get_or_insert(now).elapsed() >= LINGER => None,
             None => Some(now + state.nap),
         };
-        expired
+        (expired, state.wake_at)
     }
 }
 
@@ -256,11 +258,17 @@ mod tests {
         let started = Instant::now();
         let watched = watchdog.watch(Duration::from_millis(30));
         std::thread::sleep(Duration::from_millis(20));
-        assert_eq!(watchdog.interrupts(), 0, "advanced before the deadline");
+        // A busy machine may oversleep past the deadline: only an advance seen
+        // before it is wrong.
+        let (advanced, at) = (watchdog.interrupts(), started.elapsed());
+        assert!(
+            advanced == 0 || at >= Duration::from_millis(30),
+            "advanced before the deadline ({at:?})"
+        );
         assert!(wait_for(|| watchdog.interrupts() > 0), "never advanced");
         let late = started.elapsed();
         assert!(
-            late >= Duration::from_millis(30) && late < Duration::from_millis(60),
+            late >= Duration::from_millis(30) && late < Duration::from_millis(150),
             "advanced after {late:?} for a 30 ms deadline"
         );
         // Still running past its deadline (in a host call): advanced again, every
