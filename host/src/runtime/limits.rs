@@ -10,7 +10,10 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Limits {
-    /// Wall-clock time for instantiation plus the call, enforced by epoch interruption.
+    /// Time for instantiation plus the call: the plugin's own running (CPU time of the
+    /// thread running it), and in wall time at most this plus max(4×, 100 ms) (a
+    /// machine starving the thread); WASI waits end at it in wall time. Enforced by
+    /// epoch interruption (`watchdog`).
     pub deadline_ms: u32,
     /// Fuel (roughly, wasm instructions) for one invocation; `None` = unmetered.
     /// Requires a runtime built with fuel metering.

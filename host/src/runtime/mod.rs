@@ -333,7 +333,7 @@ impl Plugin {
     fn store(&self, limits: &Limits) -> Store<Sandbox> {
         let mut store = Store::new(self.pre.engine(), Sandbox::new(limits));
         store.limiter(|s| &mut s.guard);
-        store.epoch_deadline_callback(|store| Ok(watchdog::at_epoch(store.data().deadline)));
+        store.epoch_deadline_callback(|store| Ok(watchdog::at_epoch(&store.data().deadline)));
         store
     }
 }

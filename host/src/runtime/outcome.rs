@@ -14,7 +14,8 @@ pub enum Outcome {
     PluginError(PluginError),
     /// The plugin trapped (panic, unreachable, stack overflow, bad memory access…).
     Trap(String),
-    /// The wall-clock deadline passed before the plugin returned.
+    /// The deadline passed before the plugin returned: it had run its deadline's length
+    /// (CPU time of its thread), waited past it, or passed the wall-clock ceiling.
     DeadlineExceeded(Duration),
     /// The plugin used all of its fuel.
     OutOfFuel(u64),

@@ -23,7 +23,7 @@ use super::sandbox::Sandbox;
 pub(super) fn add_to_linker(linker: &mut Linker<Sandbox>) -> wasmtime::Result<()> {
     linker.allow_shadowing(true);
     let added = sync_poll::add_to_linker::<Sandbox, DeadlineBound>(linker, |s| {
-        let deadline = s.deadline;
+        let deadline = s.deadline.at;
         BoundedPoll {
             table: s.table_mut(),
             deadline,

@@ -7,14 +7,13 @@
 //! (see `poll`). The guard enforces memory/table/instance limits and remembers which
 //! one was hit, so a trap can be told apart from a limit.
 
-use std::time::Instant;
-
 use wasmtime::ResourceLimiter;
 use wasmtime::component::ResourceTable;
 use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
 use super::Limits;
 use super::outcome::LogLine;
+use super::watchdog::Deadline;
 use crate::contract::{Level, LogHost, TypesHost};
 
 /// One invocation's store data.
@@ -23,8 +22,8 @@ pub struct Sandbox {
     table: ResourceTable,
     pub(super) guard: Guard,
     pub(super) log: LogBuffer,
-    /// When the current invocation must end: WASI waits are cut off here.
-    pub(super) deadline: Instant,
+    /// When the current invocation must end (WASI waits are cut off at its `at`).
+    pub(super) deadline: Deadline,
 }
 
 impl std::fmt::Debug for Sandbox {
@@ -50,7 +49,7 @@ impl Sandbox {
                 peak_memory: 0,
             },
             log: LogBuffer::new(limits.max_log_bytes),
-            deadline: Instant::now() + limits.deadline(),
+            deadline: Deadline::unarmed(limits.deadline()),
         }
     }
 

@@ -12,7 +12,17 @@
 //! busy host, and three hosts on two cores paid that three times (BENCHMARKS.md,
 //! replicas).
 //!
-//! Registering costs a lock and a push, and wakes the thread only when the new
+//! A deadline measures the plugin's own running: the CPU time of the thread that runs
+//! it (an invocation runs on one thread, start to end). The store looks when the
+//! deadline has passed in wall time; a plugin found to have run less than its deadline
+//! then, because the machine gave its thread less (a saturated host: other threads,
+//! PostgreSQL, other processes on two cores), carries on, up to a wall-clock
+//! [`ceiling`]. A tenant is not failed for the host's overload: with wall time alone,
+//! one call in a few thousand on a saturated host got the fallback with a 20 ms
+//! deadline, for a plugin that runs 50 µs (BENCHMARKS.md, replicas). Waits (WASI's
+//! poll) still end at the deadline in wall time: waiting is the plugin's own doing.
+//!
+//! Registering costs a lock and a push (and a read of the thread's CPU clock), and wakes the thread only when the new
 //! deadline comes before the one it sleeps towards: the thread, when nothing runs,
 //! naps for the shortest deadline it has seen, so an invocation starting during a nap
 //! ends no earlier than the nap does. After [`LINGER`] with nothing run it parks, and
@@ -33,6 +43,81 @@ const LINGER: Duration = Duration::from_millis(100);
 /// may be in a host call, where no epoch reaches it; the host's waits end at the
 /// deadline on their own: `poll.rs`).
 const RETRY: Duration = Duration::from_millis(1);
+
+/// How long, in wall time, a plugin the machine starved of CPU may run at most: its
+/// deadline plus four times that, and at least 100 ms more (a busy two-core machine
+/// deschedules a thread for tens of milliseconds at times).
+fn ceiling(length: Duration) -> Duration {
+    length + (length * 4).max(Duration::from_millis(100))
+}
+
+/// CPU time this thread has run, where the platform keeps it per thread.
+fn thread_cpu() -> Option<Duration> {
+    #[cfg(any(target_os = "linux", target_os = "macos"))]
+    {
+        let t = rustix::time::clock_gettime(rustix::time::ClockId::ThreadCPUTime);
+        Some(Duration::new(
+            u64::try_from(t.tv_sec).ok()?,
+            u32::try_from(t.tv_nsec).ok()?,
+        ))
+    }
+    #[cfg(not(any(target_os = "linux", target_os = "macos")))]
+    {
+        None
+    }
+}
+
+/// An invocation's time limit, as its store looks at it ([`at_epoch`]).
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Deadline {
+    /// Its length after the start, in wall time: the store looks no earlier, and WASI
+    /// waits end here.
+    pub(super) at: Instant,
+    length: Duration,
+    /// The thread's CPU time at the start; `None`: wall time only.
+    cpu_start: Option<Duration>,
+    /// The latest it may end, starved or not.
+    ceiling: Instant,
+}
+
+impl Deadline {
+    /// Starting now, on this thread (the one that runs the plugin).
+    fn starting_now(length: Duration) -> Self {
+        let now = Instant::now();
+        Self {
+            at: now + length,
+            length,
+            cpu_start: thread_cpu(),
+            ceiling: now + ceiling(length),
+        }
+    }
+
+    /// A store's deadline before any invocation armed it: wall time only.
+    pub(super) fn unarmed(length: Duration) -> Self {
+        let at = Instant::now() + length;
+        Self {
+            at,
+            length,
+            cpu_start: None,
+            ceiling: at,
+        }
+    }
+
+    /// Whether the plugin must stop, looked at `now` on the thread that runs it: past
+    /// the ceiling, or past the deadline having run its length.
+    fn expired(&self, now: Instant) -> bool {
+        if now < self.at {
+            return false;
+        }
+        if now >= self.ceiling {
+            return true;
+        }
+        match (self.cpu_start, thread_cpu()) {
+            (Some(start), Some(cpu)) => cpu.saturating_sub(start) >= self.length,
+            _ => true,
+        }
+    }
+}
 
 /// Owned by the runtime and every plugin it loaded: the thread stops once the last of
 /// them is gone (no plugin left to run, nothing left to interrupt).
@@ -129,8 +214,8 @@ impl Watchdog {
     /// [`Watched::deadline`] and its epoch deadline to 1, with [`at_epoch`] as its
     /// callback.
     pub(super) fn watch(&self, length: Duration) -> Watched {
-        let now = Instant::now();
-        let deadline = now + length;
+        let limit = Deadline::starting_now(length);
+        let deadline = limit.at;
         let (id, wake) = {
             let mut state = self.shared.lock();
             let id = state.next_id;
@@ -150,7 +235,7 @@ impl Watchdog {
         }
         Watched {
             shared: Arc::clone(&self.shared),
-            deadline,
+            deadline: limit,
             id,
         }
     }
@@ -204,12 +289,12 @@ impl Drop for Watchdog {
 /// A registered deadline (see [`Watchdog::watch`]); unregistered when dropped.
 pub(super) struct Watched {
     shared: Arc<Shared>,
-    deadline: Instant,
+    deadline: Deadline,
     id: u64,
 }
 
 impl Watched {
-    pub(super) fn deadline(&self) -> Instant {
+    pub(super) fn deadline(&self) -> Deadline {
         self.deadline
     }
 }
@@ -223,12 +308,13 @@ impl Drop for Watched {
     }
 }
 
-/// What a store does when the epoch reaches it, its invocation's deadline being
-/// `deadline`: trap if that has passed (the epoch advanced for it, or for another
-/// store's deadline that passed at the same time), otherwise look again at the next
-/// epoch.
-pub(super) fn at_epoch(deadline: Instant) -> UpdateDeadline {
-    if Instant::now() >= deadline {
+/// What a store does when the epoch reaches it (on the thread running its plugin),
+/// its invocation's deadline being `deadline`: trap if that has expired (the epoch
+/// advanced for it, or for another store's deadline that passed at the same time),
+/// otherwise look again at the next epoch (the watchdog advances it every [`RETRY`]
+/// while a plugin past its deadline in wall time still runs).
+pub(super) fn at_epoch(deadline: &Deadline) -> UpdateDeadline {
+    if deadline.expired(Instant::now()) {
         UpdateDeadline::Interrupt
     } else {
         UpdateDeadline::Continue(1)
@@ -280,6 +366,43 @@ mod tests {
         let settled = watchdog.interrupts();
         std::thread::sleep(RETRY * 20);
         assert_eq!(watchdog.interrupts(), settled, "advanced with nothing late");
+    }
+
+    #[test]
+    fn a_plugin_starved_of_cpu_carries_on_until_the_ceiling_and_one_that_ran_its_length_stops() {
+        let length = Duration::from_millis(10);
+        let starved = Deadline::starting_now(length);
+        // Past its deadline in wall time having run almost nothing, as a thread the
+        // machine descheduled.
+        std::thread::sleep(length * 2);
+        if thread_cpu().is_some() {
+            assert!(
+                !starved.expired(starved.at + Duration::from_millis(1)),
+                "stopped for time it did not run"
+            );
+        }
+        assert!(starved.expired(starved.ceiling), "ran past the ceiling");
+        assert!(
+            starved.ceiling >= starved.at + Duration::from_millis(100),
+            "the ceiling leaves a starved plugin too little"
+        );
+        // Running its length: stopped as soon as the deadline passes.
+        let busy = Deadline::starting_now(length);
+        let spin = Instant::now();
+        while !busy.expired(Instant::now().max(busy.at)) {
+            assert!(
+                spin.elapsed() < Duration::from_secs(5),
+                "10 ms of running never expired"
+            );
+            std::hint::spin_loop();
+        }
+        let cpu = thread_cpu()
+            .zip(busy.cpu_start)
+            .map(|(now, start)| now - start);
+        assert!(
+            cpu.is_none_or(|cpu| cpu >= length),
+            "stopped after {cpu:?} of running"
+        );
     }
 
     #[test]
