@@ -22,6 +22,10 @@
 //! each event cost during the saturated rounds: the whole machine's busy time, and of it
 //! this process's (simulator and hosts); the rest is mostly PostgreSQL.
 //!
+//! Three replicas against one: events/s summed over all rounds, and round by round
+//! (each three-replica round against the one-replica round just before it), whose
+//! median one round meeting a busy moment of the shared machine does not move.
+//!
 //! Prints a Markdown table; with `BENCH_OUT=dir` also writes it to `dir/replicas.md`.
 
 use std::sync::Arc;
@@ -61,6 +65,8 @@ struct Measured {
     latency: LoadReport,
     /// One per saturated round.
     throughput: Vec<LoadReport>,
+    /// Events/s of each saturated round, in the order the rounds ran.
+    round_rates: Vec<f64>,
     save_us: f64,
     inbox_us: f64,
     handover_us: f64,
@@ -119,8 +125,52 @@ fn us_per_event(ticks: u64, events: u64) -> f64 {
     ticks as f64 * 10_000.0 / events.max(1) as f64
 }
 
+/// A configuration's saturated events/s: over all its rounds, and round by round.
+struct Rates {
+    summed: f64,
+    rounds: Vec<f64>,
+}
+
+impl Rates {
+    fn of(m: &Measured) -> Self {
+        Self {
+            summed: m.events_per_second,
+            rounds: m.round_rates.clone(),
+        }
+    }
+
+    /// `self` against `base`, summed over the rounds and round by round: each of
+    /// `self`'s rounds against `base`'s round of the same turn, run just before it,
+    /// when the shared machine was in about the same mood. The median of those
+    /// ratios is not moved by one round that met a busy moment, as the summed ratio
+    /// is.
+    fn against(&self, base: &Rates) -> String {
+        let mut ratios: Vec<f64> = self
+            .rounds
+            .iter()
+            .zip(&base.rounds)
+            .map(|(a, b)| a / b)
+            .collect();
+        ratios.sort_by(f64::total_cmp);
+        let summed = self.summed / base.summed;
+        let (Some(low), Some(high)) = (ratios.first(), ratios.last()) else {
+            return format!("**{summed:.2}×**");
+        };
+        let middle = ratios.len() / 2;
+        let median = if ratios.len().is_multiple_of(2) {
+            (ratios[middle - 1] + ratios[middle]) / 2.0
+        } else {
+            ratios[middle]
+        };
+        format!(
+            "**{summed:.2}×** over all rounds; round by round **{median:.2}×** median ({low:.2}–{high:.2}×, {} rounds)",
+            ratios.len()
+        )
+    }
+}
+
 /// Saturated rounds per configuration, taken in turns, and the calls in each.
-const ROUNDS: usize = 4;
+const ROUNDS: usize = 6;
 const CALLS_PER_ROUND: usize = 600;
 /// Calls through a new stack before it is timed, placed as fast as the timed ones:
 /// enough to open every pooled connection (a new PostgreSQL backend costs
@@ -195,6 +245,7 @@ struct Totals {
     cpu_process: u64,
     catch_ups: f64,
     throughput: Vec<LoadReport>,
+    round_rates: Vec<f64>,
 }
 
 /// Starts a configuration's stack (on a new schema); `None` (with the reason
@@ -291,8 +342,11 @@ async fn saturate(run: &Running, calls: usize, totals: &mut Totals) -> anyhow::R
     // calls' last saves): the round ends when the last of them lands.
     let finished = quiet_since(&run.stack, &run.events).await?;
     let cpu = CpuTicks::now()?;
-    totals.seconds += finished.duration_since(started).as_secs_f64();
-    totals.handled += run.events.load(Ordering::Relaxed) - before;
+    let seconds = finished.duration_since(started).as_secs_f64();
+    let handled = run.events.load(Ordering::Relaxed) - before;
+    totals.seconds += seconds;
+    totals.handled += handled;
+    totals.round_rates.push(handled as f64 / seconds);
     totals.cpu_machine += cpu.machine - cpu_before.machine;
     totals.cpu_process += cpu.process - cpu_before.process;
     totals.catch_ups += store_seconds(&run.stack.metrics().await?, "catch_up").1 - catch_ups_before;
@@ -329,6 +383,7 @@ async fn finish(run: &Running, totals: Totals, quick: bool) -> anyhow::Result<Me
         process_cpu_us: us_per_event(totals.cpu_process, totals.handled),
         latency,
         throughput: totals.throughput,
+        round_rates: totals.round_rates,
     })
 }
 
@@ -430,9 +485,9 @@ fn main() -> anyhow::Result<()> {
             runs().flat_map(|r| &r.failures).collect::<Vec<_>>()
         );
         match (config.postgres, config.replicas, config.spread_callbacks) {
-            (true, 1, _) => single_pg = Some(m.events_per_second),
-            (true, 3, true) => three_pg = Some(m.events_per_second),
-            (true, 3, false) => three_pg_owner = Some(m.events_per_second),
+            (true, 1, _) => single_pg = Some(Rates::of(&m)),
+            (true, 3, true) => three_pg = Some(Rates::of(&m)),
+            (true, 3, false) => three_pg_owner = Some(Rates::of(&m)),
             _ => {}
         }
         let store = |us: f64| {
@@ -470,17 +525,18 @@ fn main() -> anyhow::Result<()> {
         table.push_str(&row);
         table.push('\n');
     }
-    if let (Some(one), Some(three)) = (single_pg, three_pg) {
-        table.push_str(&format!(
-            "\nThree replicas ({REPLICA_CONNECTIONS} connections each) / one replica ({POSTGRES_CONNECTIONS}) on PostgreSQL, events/s, callbacks spread: **{:.2}×** (goal ≥ 1×).\n",
-            three / one
-        ));
-    }
-    if let (Some(one), Some(three)) = (single_pg, three_pg_owner) {
-        table.push_str(&format!(
-            "Three replicas ({REPLICA_CONNECTIONS} connections each) / one replica ({POSTGRES_CONNECTIONS}) on PostgreSQL, events/s, callbacks to the owner: **{:.2}×**.\n",
-            three / one
-        ));
+    if let Some(one) = &single_pg {
+        for (three, callbacks) in [
+            (&three_pg, "callbacks spread"),
+            (&three_pg_owner, "callbacks to the owner"),
+        ] {
+            if let Some(three) = three {
+                table.push_str(&format!(
+                    "\nThree replicas ({REPLICA_CONNECTIONS} connections each) / one replica ({POSTGRES_CONNECTIONS}) on PostgreSQL, events/s, {callbacks} (goal ≥ 1×): {}.\n",
+                    three.against(one)
+                ));
+            }
+        }
     }
     println!("{table}");
     if let (false, Some(dir)) = (
