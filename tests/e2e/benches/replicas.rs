@@ -125,48 +125,32 @@ fn us_per_event(ticks: u64, events: u64) -> f64 {
     ticks as f64 * 10_000.0 / events.max(1) as f64
 }
 
-/// A configuration's saturated events/s: over all its rounds, and round by round.
-struct Rates {
-    summed: f64,
-    rounds: Vec<f64>,
-}
-
-impl Rates {
-    fn of(m: &Measured) -> Self {
-        Self {
-            summed: m.events_per_second,
-            rounds: m.round_rates.clone(),
-        }
-    }
-
-    /// `self` against `base`, summed over the rounds and round by round: each of
-    /// `self`'s rounds against `base`'s round of the same turn, run just before it,
-    /// when the shared machine was in about the same mood. The median of those
-    /// ratios is not moved by one round that met a busy moment, as the summed ratio
-    /// is.
-    fn against(&self, base: &Rates) -> String {
-        let mut ratios: Vec<f64> = self
-            .rounds
-            .iter()
-            .zip(&base.rounds)
-            .map(|(a, b)| a / b)
-            .collect();
-        ratios.sort_by(f64::total_cmp);
-        let summed = self.summed / base.summed;
-        let (Some(low), Some(high)) = (ratios.first(), ratios.last()) else {
-            return format!("**{summed:.2}×**");
-        };
-        let middle = ratios.len() / 2;
-        let median = if ratios.len().is_multiple_of(2) {
-            (ratios[middle - 1] + ratios[middle]) / 2.0
-        } else {
-            ratios[middle]
-        };
-        format!(
-            "**{summed:.2}×** over all rounds; round by round **{median:.2}×** median ({low:.2}–{high:.2}×, {} rounds)",
-            ratios.len()
-        )
-    }
+/// Three replicas against one: events/s summed over the rounds, and round by round:
+/// each of `three`'s rounds against `one`'s round of the same turn, run just before
+/// it, when the shared machine was in about the same mood. The median of those ratios
+/// is not moved by one round that met a busy moment, as the summed ratio is.
+fn compare(three: &Measured, one: &Measured) -> String {
+    let mut ratios: Vec<f64> = three
+        .round_rates
+        .iter()
+        .zip(&one.round_rates)
+        .map(|(a, b)| a / b)
+        .collect();
+    ratios.sort_by(f64::total_cmp);
+    let summed = three.events_per_second / one.events_per_second;
+    let (Some(low), Some(high)) = (ratios.first(), ratios.last()) else {
+        return format!("**{summed:.2}×**");
+    };
+    let middle = ratios.len() / 2;
+    let median = if ratios.len().is_multiple_of(2) {
+        (ratios[middle - 1] + ratios[middle]) / 2.0
+    } else {
+        ratios[middle]
+    };
+    format!(
+        "**{summed:.2}×** over all rounds; round by round **{median:.2}×** median ({low:.2}–{high:.2}×, {} rounds)",
+        ratios.len()
+    )
 }
 
 /// Saturated rounds per configuration, taken in turns, and the calls in each.
@@ -476,7 +460,7 @@ fn main() -> anyhow::Result<()> {
         }
         anyhow::Ok(measured)
     })?;
-    for (config, m) in measured {
+    for (config, m) in &measured {
         let runs = || m.throughput.iter().chain([&m.latency]);
         anyhow::ensure!(
             runs().map(|r| r.failed).sum::<usize>() == 0,
@@ -485,9 +469,9 @@ fn main() -> anyhow::Result<()> {
             runs().flat_map(|r| &r.failures).collect::<Vec<_>>()
         );
         match (config.postgres, config.replicas, config.spread_callbacks) {
-            (true, 1, _) => single_pg = Some(Rates::of(&m)),
-            (true, 3, true) => three_pg = Some(Rates::of(&m)),
-            (true, 3, false) => three_pg_owner = Some(Rates::of(&m)),
+            (true, 1, _) => single_pg = Some(m),
+            (true, 3, true) => three_pg = Some(m),
+            (true, 3, false) => three_pg_owner = Some(m),
             _ => {}
         }
         let store = |us: f64| {
@@ -525,15 +509,15 @@ fn main() -> anyhow::Result<()> {
         table.push_str(&row);
         table.push('\n');
     }
-    if let Some(one) = &single_pg {
+    if let Some(one) = single_pg {
         for (three, callbacks) in [
-            (&three_pg, "callbacks spread"),
-            (&three_pg_owner, "callbacks to the owner"),
+            (three_pg, "callbacks spread"),
+            (three_pg_owner, "callbacks to the owner"),
         ] {
             if let Some(three) = three {
                 table.push_str(&format!(
                     "\nThree replicas ({REPLICA_CONNECTIONS} connections each) / one replica ({POSTGRES_CONNECTIONS}) on PostgreSQL, events/s, {callbacks} (goal ≥ 1×): {}.\n",
-                    three.against(one)
+                    compare(three, one)
                 ));
             }
         }
