@@ -1,4 +1,12 @@
 //! The `switchboard` command: thin glue over the library.
+//!
+//! It allocates with mimalloc: a host allocates per event from many tasks on few
+//! threads, and with glibc's malloc the host and simulator spent 14 % more CPU per
+//! event (BENCHMARKS.md, session 16). Programs that embed the host choose their own
+//! allocator; the end-to-end host binary and benchmarks use this one too.
+
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 use std::path::PathBuf;
 use std::time::Duration;

@@ -26,7 +26,11 @@
 //! (each three-replica round against the one-replica round just before it), whose
 //! median one round meeting a busy moment of the shared machine does not move.
 //!
-//! Prints a Markdown table; with `BENCH_OUT=dir` also writes it to `dir/replicas.md`.
+//! Allocates with mimalloc, as the `switchboard` binary does. Prints a Markdown
+//! table; with `BENCH_OUT=dir` also writes it to `dir/replicas.md`.
+
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};

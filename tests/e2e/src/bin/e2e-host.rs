@@ -1,8 +1,12 @@
 //! A host in a process of its own, for tests that kill it: `e2e-host SETTINGS.toml`
 //! prints `listening ADDR` once it listens, then serves until Ctrl-C, SIGTERM or
-//! `kill -9`. Logs go to stderr (`RUST_LOG`).
+//! `kill -9`. Logs go to stderr (`RUST_LOG`). It allocates as the `switchboard`
+//! binary does.
 
 use anyhow::Context as _;
+
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use switchboard::config::Settings;
 use switchboard::server::App;
 
