@@ -2,7 +2,10 @@
 //! load generator, with the Rust IVR plugin.
 //!
 //! The simulator and the host run in this one process but on separate tokio runtimes
-//! (threads named `sim-…` and `host-…`), so the heap each uses is counted apart.
+//! (threads named `sim-…` and `host-…`), so the heap each uses is counted apart: a
+//! block counts for the host from its allocation on a host thread to its free, on
+//! whichever thread that happens (the store's worker threads free what the host hands
+//! them).
 //!
 //! 1. Latency: `ivr.md` scripts placed at a rate that keeps ~200 calls live; the host's
 //!    overhead per event (callback received → its first REST request sent, plugin
@@ -19,6 +22,7 @@
 //!
 //! Prints a Markdown table; with `BENCH_OUT=dir` also writes it to `dir/host.md`.
 
+use std::alloc::{GlobalAlloc, Layout};
 use std::cell::Cell;
 use std::sync::atomic::{AtomicIsize, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -37,34 +41,94 @@ use switchboard_sim::{Listen, SimConfig};
 thread_local! {
     static HOST_THREAD: Cell<bool> = const { Cell::new(false) };
 }
+/// Bytes allocated on a host thread and not yet freed, on whatever thread the free
+/// happens: the host hands records to the store's worker threads (sqlx's SQLite
+/// connection threads), which free them; counting by the freeing thread would read
+/// those as kept.
 static HOST_HEAP: AtomicIsize = AtomicIsize::new(0);
 
+/// Every block carries a header in front of it saying whether a host thread allocated
+/// it. The header is as large as the block's alignment (at least 16 bytes), so the
+/// block stays aligned; the tag is its last word.
 struct Counting;
 
-fn count(delta: isize) {
-    if HOST_THREAD.try_with(Cell::get).unwrap_or(false) {
-        HOST_HEAP.fetch_add(delta, Ordering::Relaxed);
-    }
+const HOST_TAG: usize = 0x5B_0A_2D_01;
+
+fn header(layout: Layout) -> usize {
+    layout.align().max(16)
+}
+
+/// The block's layout with its header; `None` past what a layout can describe (the
+/// allocation then fails, as it would have without the header).
+fn with_header(layout: Layout, size: usize) -> Option<Layout> {
+    let size = size.checked_add(header(layout))?;
+    Layout::from_size_align(size, layout.align()).ok()
+}
+
+fn on_host_thread() -> bool {
+    HOST_THREAD.try_with(Cell::get).unwrap_or(false)
 }
 
 #[allow(unsafe_code)]
-// SAFETY: forwards every call to mimalloc (the `switchboard` binary's allocator)
-// unchanged; only counts.
-unsafe impl std::alloc::GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: std::alloc::Layout) -> *mut u8 {
-        count(layout.size() as isize);
-        // SAFETY: same contract as the caller's.
-        unsafe { mimalloc::MiMalloc.alloc(layout) }
+// SAFETY: every block is allocated by mimalloc (the `switchboard` binary's allocator)
+// with `header(layout)` bytes in front; the pointer handed out is past the header, so
+// it keeps the requested alignment, and every free, realloc and tag read goes back to
+// the block's start with the same layout the caller passes.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        let Some(block) = with_header(layout, layout.size()) else {
+            return std::ptr::null_mut();
+        };
+        // SAFETY: `block` has a non-zero size (the header).
+        let base = unsafe { mimalloc::MiMalloc.alloc(block) };
+        if base.is_null() {
+            return base;
+        }
+        let host = on_host_thread();
+        if host {
+            HOST_HEAP.fetch_add(layout.size() as isize, Ordering::Relaxed);
+        }
+        // SAFETY: the header lies inside the block and its last word is aligned.
+        unsafe {
+            let user = base.add(header(layout));
+            user.cast::<usize>()
+                .sub(1)
+                .write(if host { HOST_TAG } else { 0 });
+            user
+        }
     }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: std::alloc::Layout) {
-        count(-(layout.size() as isize));
-        // SAFETY: same contract as the caller's.
-        unsafe { mimalloc::MiMalloc.dealloc(ptr, layout) }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: `ptr` came from `alloc`/`realloc` above with this layout.
+        unsafe {
+            if ptr.cast::<usize>().sub(1).read() == HOST_TAG {
+                HOST_HEAP.fetch_sub(layout.size() as isize, Ordering::Relaxed);
+            }
+            let block = with_header(layout, layout.size()).expect("allocated with it");
+            mimalloc::MiMalloc.dealloc(ptr.sub(header(layout)), block);
+        }
     }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: std::alloc::Layout, new_size: usize) -> *mut u8 {
-        count(new_size as isize - layout.size() as isize);
-        // SAFETY: same contract as the caller's.
-        unsafe { mimalloc::MiMalloc.realloc(ptr, layout, new_size) }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        let (Some(block), Some(new_block)) = (
+            with_header(layout, layout.size()),
+            with_header(layout, new_size),
+        ) else {
+            return std::ptr::null_mut();
+        };
+        // SAFETY: as in `dealloc`; mimalloc's realloc copies the header with the data.
+        unsafe {
+            let host = ptr.cast::<usize>().sub(1).read() == HOST_TAG;
+            let base = mimalloc::MiMalloc.realloc(ptr.sub(header(layout)), block, new_block.size());
+            if base.is_null() {
+                return base;
+            }
+            if host {
+                HOST_HEAP.fetch_add(
+                    new_size as isize - layout.size() as isize,
+                    Ordering::Relaxed,
+                );
+            }
+            base.add(header(layout))
+        }
     }
 }
 

@@ -4,11 +4,11 @@
 //! binary does.
 
 use anyhow::Context as _;
+use switchboard::config::Settings;
+use switchboard::server::App;
 
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-use switchboard::config::Settings;
-use switchboard::server::App;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
