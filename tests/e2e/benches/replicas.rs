@@ -26,14 +26,11 @@
 //! (each three-replica round against the one-replica round just before it), whose
 //! median one round meeting a busy moment of the shared machine does not move.
 //!
-//! The simulator and the hosts run in this one process, each host on a tokio runtime
-//! of its own (one worker thread per core, as a `switchboard` process has) and the
-//! simulator on the bench's: scheduled apart, as separate processes are. On one shared
-//! runtime, the simulator's and a single host's tasks shared worker threads that three
-//! hosts' could not, a closeness no deployment has (BENCHMARKS.md, session 17).
-//!
 //! Allocates with mimalloc, as the `switchboard` binary does. Prints a Markdown
 //! table; with `BENCH_OUT=dir` also writes it to `dir/replicas.md`.
+
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -43,9 +40,6 @@ use switchboard::store::POSTGRES_CONNECTIONS;
 use switchboard::store::scratch::{LOCAL_POSTGRES, ScratchSchema};
 use switchboard_e2e::{Stack, StackBuilder, ivr_script};
 use switchboard_sim::load::{LoadPlan, LoadReport};
-
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 struct Config {
     name: &'static str,
@@ -272,7 +266,6 @@ async fn start(config: &Config) -> anyhow::Result<Option<Running>> {
         config.durable
     ));
     builder.sim.time_scale = 50.0;
-    builder.own_runtimes = true;
     let stack: Stack = builder.start_replicas(config.replicas).await?;
     if config.replicas > 1 && !config.spread_callbacks {
         stack.spread_deliveries(false).await?;

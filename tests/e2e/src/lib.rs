@@ -7,8 +7,7 @@
 //! subscribes the host to the simulator's Event Grid. [`Stack`] has what a test needs:
 //! the simulator's API ([`SimClient`]), the hosts' addresses and executors (their
 //! journals), and a graceful stop; several replicas on one store
-//! ([`StackBuilder::start_replicas`]) get callbacks spread over them; each host may
-//! run on a tokio runtime of its own ([`StackBuilder::own_runtimes`]). [`HostProcess`]
+//! ([`StackBuilder::start_replicas`]) get callbacks spread over them. [`HostProcess`]
 //! runs a host as a process of its own (the `e2e-host` binary) for tests that
 //! `kill -9` it.
 
@@ -143,10 +142,6 @@ pub struct StackBuilder {
     pub host_toml: String,
     /// Where the host's cache and the CA go; a temporary directory if unset.
     pub work_dir: Option<PathBuf>,
-    /// Runs each host on a tokio runtime of its own (tokio's default worker threads,
-    /// one per core), as a host process has, instead of on the caller's runtime with
-    /// the simulator: scheduled apart from the service it drives, as in production.
-    pub own_runtimes: bool,
 }
 
 impl StackBuilder {
@@ -165,7 +160,6 @@ impl StackBuilder {
             tenants: vec![TenantSpec::ivr_in(lang)?],
             host_toml: String::new(),
             work_dir: None,
-            own_runtimes: false,
         })
     }
 
@@ -275,28 +269,13 @@ impl StackBuilder {
             if replicas > 1 {
                 settings.server.replica = Some(format!("r{index}"));
             }
-            let runtime = self
-                .own_runtimes
-                .then(|| {
-                    tokio::runtime::Builder::new_multi_thread()
-                        .thread_name(format!("host-{index}"))
-                        .enable_all()
-                        .build()
-                })
-                .transpose()?;
-            let handle = runtime
-                .as_ref()
-                .map_or_else(tokio::runtime::Handle::current, |r| r.handle().clone());
-            // Built on the runtime it serves on: its pools' connections and tasks
-            // belong there.
-            let app = handle
-                .spawn(App::build(settings))
-                .await?
+            let app = App::build(settings)
+                .await
                 .with_context(|| format!("starting host {index}"))?;
             let addr = app.local_addr()?;
             let executor = app.executor().clone();
             let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-            let serving = handle.spawn(app.run_until_stopped(async move {
+            let serving = tokio::spawn(app.run_until_stopped(async move {
                 let _ = stopped.await;
             }));
             hosts.push(Host {
@@ -304,7 +283,6 @@ impl StackBuilder {
                 executor,
                 stop: Some(stop),
                 serving: Some(serving),
-                runtime,
             });
         }
         simulator.subscribe(hosts[0].addr).await?;
@@ -354,18 +332,6 @@ pub struct Host {
     pub executor: Executor,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     serving: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
-    /// Its own runtime ([`StackBuilder::own_runtimes`]).
-    runtime: Option<tokio::runtime::Runtime>,
-}
-
-impl Drop for Host {
-    fn drop(&mut self) {
-        // Dropping a runtime waits for its threads, which panics on an async thread
-        // (where a stack is usually dropped): let them stop on their own.
-        if let Some(runtime) = self.runtime.take() {
-            runtime.shutdown_background();
-        }
-    }
 }
 
 impl Host {
