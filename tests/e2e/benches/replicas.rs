@@ -270,9 +270,7 @@ async fn start(config: &Config, quick: bool) -> anyhow::Result<Option<Running>> 
     ));
     builder.sim.time_scale = 50.0;
     if quick {
-        for tenant in &mut builder.tenants {
-            tenant.limits.insert("deadline_ms".into(), 250.into());
-        }
+        builder = builder.deadline_ms(250);
     }
     let warm_up_calls = if quick { 20 } else { WARM_UP_CALLS };
     let stack: Stack = builder.start_replicas(config.replicas).await?;

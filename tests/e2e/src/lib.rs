@@ -169,6 +169,20 @@ impl StackBuilder {
         self
     }
 
+    /// Every tenant's plugin deadline. For a debug build under load: several hosts,
+    /// PostgreSQL and the simulator on two cores can keep a plugin's thread from
+    /// running past the default 20 ms, and the fallback is not what such a test is
+    /// about.
+    #[must_use]
+    pub fn deadline_ms(mut self, ms: u32) -> Self {
+        for tenant in &mut self.tenants {
+            tenant
+                .limits
+                .insert("deadline_ms".into(), i64::from(ms).into());
+        }
+        self
+    }
+
     #[must_use]
     pub fn host_toml(mut self, toml: &str) -> Self {
         self.host_toml.push_str(toml);

@@ -177,11 +177,7 @@ const IN_FLIGHT_WAIT: &str = "completion_timeout_ms = 5000";
 /// cold instances, can take more than 20 ms for an IncomingCall, and a fallback
 /// (reject) there is not what these tests are about.
 fn loaded_ivr() -> StackBuilder {
-    let mut builder = StackBuilder::ivr().expect("ivr");
-    for tenant in &mut builder.tenants {
-        tenant.limits.insert("deadline_ms".into(), 250.into());
-    }
-    builder
+    StackBuilder::ivr().expect("ivr").deadline_ms(250)
 }
 
 /// A PostgreSQL schema of its own, or `None` (the reason printed: the test is skipped)
