@@ -12,15 +12,21 @@
 //! One replica has the default pool ([`POSTGRES_CONNECTIONS`]); each of three has a
 //! third of it ([`REPLICA_CONNECTIONS`]), as the README advises.
 //!
+//! Each host is a process of its own (the `e2e-host` binary: the `switchboard`
+//! server, its runtime, allocator and pools), as a deployment runs them: three
+//! replicas in one process would share one runtime's threads and pools and read
+//! better than three processes do (session 17 measured both: BENCHMARKS.md).
+//!
 //! For each: events handled per second with calls placed faster than the stack takes
-//! them (simulator and hosts on the same two cores; [`ROUNDS`] rounds of
+//! them (simulator, hosts and PostgreSQL on the same two cores; [`ROUNDS`] rounds of
 //! [`CALLS_PER_ROUND`] calls, the configurations taking turns, each round timed until
 //! its last store write), the simulator's event → next
 //! request latency at a moderate rate (everything between the service and the host's
 //! answer: delivery, inbox, hand-over to the owner, plugin, save), and the mean time of
 //! the store writes on an event's path (`switchboard_store_seconds`), and the CPU
 //! each event cost during the saturated rounds: the whole machine's busy time, and of it
-//! this process's (simulator and hosts); the rest is mostly PostgreSQL.
+//! the host processes' and this process's (the simulator); the rest is mostly
+//! PostgreSQL. Events are the hosts' `switchboard_events_total`, summed.
 //!
 //! Three replicas against one: events/s summed over all rounds, and round by round
 //! (each three-replica round against the one-replica round just before it), whose
@@ -32,13 +38,12 @@
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use switchboard::store::POSTGRES_CONNECTIONS;
 use switchboard::store::scratch::{LOCAL_POSTGRES, ScratchSchema};
-use switchboard_e2e::{Stack, StackBuilder, ivr_script};
+use switchboard_e2e::{ProcessStack, StackBuilder, ivr_script, metric_sum, stat_cpu_ticks};
 use switchboard_sim::load::{LoadPlan, LoadReport};
 
 struct Config {
@@ -76,21 +81,47 @@ struct Measured {
     handover_us: f64,
     /// Inbox reads to keep a call's order (`catch_up`) per 1,000 events, saturated.
     catch_ups_per_1000: f64,
-    /// CPU per event, saturated, in µs: the machine's, and this process's.
+    /// CPU per event, saturated, in µs: the machine's, the hosts', this process's
+    /// (the simulator).
     machine_cpu_us: f64,
-    process_cpu_us: f64,
+    hosts_cpu_us: f64,
+    sim_cpu_us: f64,
 }
 
 /// CPU time used so far, in clock ticks (`USER_HZ`, 100 per second on Linux): the
-/// whole machine's busy time (all but idle and I/O wait, every core) and this
-/// process's (user + system).
+/// whole machine's busy time (all but idle and I/O wait, every core), the host
+/// processes' and this process's (user + system).
+#[derive(Clone, Copy)]
 struct CpuTicks {
     machine: u64,
-    process: u64,
+    hosts: u64,
+    sim: u64,
+}
+
+impl std::ops::Sub for CpuTicks {
+    type Output = Self;
+    fn sub(self, before: Self) -> Self {
+        Self {
+            machine: self.machine - before.machine,
+            hosts: self.hosts - before.hosts,
+            sim: self.sim - before.sim,
+        }
+    }
+}
+
+impl std::ops::Add for CpuTicks {
+    type Output = Self;
+    fn add(self, more: Self) -> Self {
+        Self {
+            machine: self.machine + more.machine,
+            hosts: self.hosts + more.hosts,
+            sim: self.sim + more.sim,
+        }
+    }
 }
 
 impl CpuTicks {
-    fn now() -> anyhow::Result<Self> {
+    fn now(stack: &ProcessStack) -> anyhow::Result<Self> {
         let stat = std::fs::read_to_string("/proc/stat")?;
         let fields: Vec<u64> = stat
             .lines()
@@ -103,22 +134,18 @@ impl CpuTicks {
         // user nice system idle iowait irq softirq steal …
         let idle = fields.get(3).copied().unwrap_or(0) + fields.get(4).copied().unwrap_or(0);
         let machine = fields.iter().take(8).sum::<u64>() - idle;
-        let own = std::fs::read_to_string("/proc/self/stat")?;
-        // Fields after the command name (which may hold spaces): state is the 3rd
-        // field, utime the 14th, stime the 15th.
-        let rest = own
-            .rsplit_once(')')
-            .ok_or_else(|| anyhow::anyhow!("/proc/self/stat: no `)`"))?
-            .1;
-        let after: Vec<u64> = rest
-            .split_whitespace()
-            .skip(11)
-            .take(2)
-            .map(str::parse)
-            .collect::<Result<_, _>>()?;
+        let sim = stat_cpu_ticks(&std::fs::read_to_string("/proc/self/stat")?)
+            .ok_or_else(|| anyhow::anyhow!("/proc/self/stat: no CPU times"))?;
+        let mut hosts = 0;
+        for (index, host) in stack.hosts.iter().enumerate() {
+            hosts += host
+                .cpu_ticks()
+                .ok_or_else(|| anyhow::anyhow!("host {}: no CPU times (exited?)", index + 1))?;
+        }
         Ok(Self {
             machine,
-            process: after.iter().sum(),
+            hosts,
+            sim,
         })
     }
 }
@@ -177,31 +204,43 @@ fn plan(calls: usize, rate: f64) -> LoadPlan {
     }
 }
 
-/// Sum and count of `switchboard_store_seconds` for `op`, from `/metrics` text.
-fn store_seconds(metrics: &str, op: &str) -> (f64, f64) {
+/// Sum and count of `switchboard_store_seconds` for `op`, summed over the hosts'
+/// `/metrics` texts.
+fn store_seconds(hosts: &[String], op: &str) -> (f64, f64) {
     let value = |suffix: &str| {
         let prefix = format!("switchboard_store_seconds_{suffix}{{op=\"{op}\"}} ");
-        metrics
-            .lines()
-            .find_map(|l| l.strip_prefix(&prefix))
-            .and_then(|v| v.trim().parse::<f64>().ok())
-            .unwrap_or(0.0)
+        hosts
+            .iter()
+            .filter_map(|metrics| {
+                metrics
+                    .lines()
+                    .find_map(|l| l.strip_prefix(&prefix))
+                    .and_then(|v| v.trim().parse::<f64>().ok())
+            })
+            .sum::<f64>()
     };
     (value("sum"), value("count"))
 }
 
+/// Events the hosts have handled, summed.
+fn events(hosts: &[String]) -> f64 {
+    hosts
+        .iter()
+        .map(|m| metric_sum(m, "switchboard_events_total"))
+        .sum()
+}
+
 /// Waits until the hosts have handled no event and written nothing to the store for
 /// a while; when they last did.
-async fn quiet_since(stack: &Stack, events: &AtomicU64) -> anyhow::Result<Instant> {
+async fn quiet_since(stack: &ProcessStack) -> anyhow::Result<Instant> {
     const QUIET: Duration = Duration::from_millis(500);
     let activity = async || -> anyhow::Result<f64> {
-        let metrics = stack.metrics().await?;
-        let writes: f64 = metrics
-            .lines()
-            .filter(|l| l.starts_with("switchboard_store_seconds_count{"))
-            .filter_map(|l| l.rsplit_once(' ')?.1.parse::<f64>().ok())
+        let hosts = stack.metrics().await?;
+        let writes: f64 = hosts
+            .iter()
+            .map(|m| metric_sum(m, "switchboard_store_seconds_count"))
             .sum();
-        Ok(writes + events.load(Ordering::Relaxed) as f64)
+        Ok(writes + events(&hosts))
     };
     let mut last = activity().await?;
     let mut since = Instant::now();
@@ -218,10 +257,8 @@ async fn quiet_since(stack: &Stack, events: &AtomicU64) -> anyhow::Result<Instan
 
 /// A configuration's stack, running.
 struct Running {
-    stack: Stack,
+    stack: ProcessStack,
     schema: Option<ScratchSchema>,
-    /// Events the hosts handled (their journals).
-    events: Arc<AtomicU64>,
 }
 
 /// What a configuration's saturated rounds measured, summed.
@@ -229,8 +266,7 @@ struct Running {
 struct Totals {
     handled: u64,
     seconds: f64,
-    cpu_machine: u64,
-    cpu_process: u64,
+    cpu: Option<CpuTicks>,
     catch_ups: f64,
     throughput: Vec<LoadReport>,
     round_rates: Vec<f64>,
@@ -273,30 +309,13 @@ async fn start(config: &Config, quick: bool) -> anyhow::Result<Option<Running>> 
         builder = builder.deadline_ms(250);
     }
     let warm_up_calls = if quick { 20 } else { WARM_UP_CALLS };
-    let stack: Stack = builder.start_replicas(config.replicas).await?;
+    let exe = Path::new(env!("CARGO_BIN_EXE_e2e-host"));
+    let stack = builder.spawn_replicas(config.replicas, exe).await?;
     if config.replicas > 1 && !config.spread_callbacks {
-        stack.spread_deliveries(false).await?;
+        let hosts: Vec<_> = stack.hosts.iter().map(|h| h.addr).collect();
+        stack.spread_over(&hosts, false).await?;
     }
-    let events = Arc::new(AtomicU64::new(0));
-    for host in &stack.hosts {
-        let mut journal = host.executor.journal();
-        let events = Arc::clone(&events);
-        tokio::spawn(async move {
-            use tokio::sync::broadcast::error::RecvError;
-            loop {
-                match journal.recv().await {
-                    Ok(_) => events.fetch_add(1, Ordering::Relaxed),
-                    Err(RecvError::Lagged(n)) => events.fetch_add(n, Ordering::Relaxed),
-                    Err(RecvError::Closed) => break,
-                };
-            }
-        });
-    }
-    let run = Running {
-        stack,
-        schema,
-        events,
-    };
+    let run = Running { stack, schema };
     // Untimed: connections opened, the plugin loaded, the instance pool used, as on a
     // host that has been running.
     let warm_up =
@@ -307,16 +326,13 @@ async fn start(config: &Config, quick: bool) -> anyhow::Result<Option<Running>> 
         config.name,
         warm_up.failures
     );
-    quiet_since(&run.stack, &run.events).await?;
+    quiet_since(&run.stack).await?;
     Ok(Some(run))
 }
 
 impl Running {
-    async fn stop(mut self) -> anyhow::Result<()> {
-        for host in &mut self.stack.hosts {
-            host.stop().await?;
-        }
-        drop(self.stack);
+    async fn stop(self) -> anyhow::Result<()> {
+        self.stack.stop().await?;
         if let Some(schema) = self.schema {
             schema.drop().await?;
         }
@@ -327,24 +343,25 @@ impl Running {
 /// One saturated round: calls placed faster than the stack takes them, timed until
 /// the last write lands, added to `totals`.
 async fn saturate(run: &Running, calls: usize, totals: &mut Totals) -> anyhow::Result<()> {
-    let before = run.events.load(Ordering::Relaxed);
-    let catch_ups_before = store_seconds(&run.stack.metrics().await?, "catch_up").1;
-    let cpu_before = CpuTicks::now()?;
+    let metrics_before = run.stack.metrics().await?;
+    let catch_ups_before = store_seconds(&metrics_before, "catch_up").1;
+    let cpu_before = CpuTicks::now(&run.stack)?;
     let started = Instant::now();
     let report = switchboard_sim::load::run(&run.stack.sim.sim, &plan(calls, 1000.0)).await?;
     // The calls are over for the simulator, but a saturated host still has writes
     // queued that no caller waits for (the `done` marks after actions, the ended
     // calls' last saves): the round ends when the last of them lands.
-    let finished = quiet_since(&run.stack, &run.events).await?;
-    let cpu = CpuTicks::now()?;
+    let finished = quiet_since(&run.stack).await?;
+    let cpu = CpuTicks::now(&run.stack)? - cpu_before;
+    let metrics = run.stack.metrics().await?;
     let seconds = finished.duration_since(started).as_secs_f64();
-    let handled = run.events.load(Ordering::Relaxed) - before;
+    // Counters are floats in the text; every one is a whole number.
+    let handled = (events(&metrics) - events(&metrics_before)).round() as u64;
     totals.seconds += seconds;
     totals.handled += handled;
     totals.round_rates.push(handled as f64 / seconds);
-    totals.cpu_machine += cpu.machine - cpu_before.machine;
-    totals.cpu_process += cpu.process - cpu_before.process;
-    totals.catch_ups += store_seconds(&run.stack.metrics().await?, "catch_up").1 - catch_ups_before;
+    totals.cpu = Some(totals.cpu.map_or(cpu, |sum| sum + cpu));
+    totals.catch_ups += store_seconds(&metrics, "catch_up").1 - catch_ups_before;
     println!("throughput {}", report.text());
     totals.throughput.push(report);
     Ok(())
@@ -368,14 +385,18 @@ async fn finish(run: &Running, totals: Totals, quick: bool) -> anyhow::Result<Me
             0.0
         }
     };
+    let cpu = totals
+        .cpu
+        .ok_or_else(|| anyhow::anyhow!("no saturated round measured"))?;
     Ok(Measured {
         events_per_second: totals.handled as f64 / totals.seconds,
         save_us: mean_us("save"),
         inbox_us: mean_us("inbox"),
         handover_us: mean_us("handover"),
         catch_ups_per_1000: totals.catch_ups / totals.handled.max(1) as f64 * 1000.0,
-        machine_cpu_us: us_per_event(totals.cpu_machine, totals.handled),
-        process_cpu_us: us_per_event(totals.cpu_process, totals.handled),
+        machine_cpu_us: us_per_event(cpu.machine, totals.handled),
+        hosts_cpu_us: us_per_event(cpu.hosts, totals.handled),
+        sim_cpu_us: us_per_event(cpu.sim, totals.handled),
         latency,
         throughput: totals.throughput,
         round_rates: totals.round_rates,
@@ -493,12 +514,13 @@ fn main() -> anyhow::Result<()> {
             }
         };
         rows.push(format!(
-            "| {} | {:.0} | {:.0} µs ({:.0} + {:.0}) | {:.2} / {:.2} ms | {} | {} | {} | {} | {}/{} |",
+            "| {} | {:.0} | {:.0} µs ({:.0} + {:.0} + {:.0}) | {:.2} / {:.2} ms | {} | {} | {} | {} | {}/{} |",
             config.name,
             m.events_per_second,
             m.machine_cpu_us,
-            m.process_cpu_us,
-            (m.machine_cpu_us - m.process_cpu_us).max(0.0),
+            m.hosts_cpu_us,
+            m.sim_cpu_us,
+            (m.machine_cpu_us - m.hosts_cpu_us - m.sim_cpu_us).max(0.0),
             m.latency.event_to_request.p50_ms,
             m.latency.event_to_request.p99_ms,
             store(m.save_us),
@@ -514,7 +536,7 @@ fn main() -> anyhow::Result<()> {
         ));
     }
     let mut table = String::from(
-        "| configuration | events/s (saturated) | CPU per event, saturated (hosts and simulator + the rest: PostgreSQL) | event → next request p50 / p99 (60 calls/s) | save before actions (mean) | inbox write, owner (mean) | hand-over to the owner (mean) | inbox reads to keep order, per 1,000 events (saturated) | calls passed |\n|---|---|---|---|---|---|---|---|---|\n",
+        "| configuration | events/s (saturated) | CPU per event, saturated (host processes + simulator + the rest: PostgreSQL) | event → next request p50 / p99 (60 calls/s) | save before actions (mean) | inbox write, owner (mean) | hand-over to the owner (mean) | inbox reads to keep order, per 1,000 events (saturated) | calls passed |\n|---|---|---|---|---|---|---|---|---|\n",
     );
     for row in rows {
         table.push_str(&row);

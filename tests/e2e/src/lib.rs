@@ -9,7 +9,8 @@
 //! journals), and a graceful stop; several replicas on one store
 //! ([`StackBuilder::start_replicas`]) get callbacks spread over them. [`HostProcess`]
 //! runs a host as a process of its own (the `e2e-host` binary) for tests that
-//! `kill -9` it.
+//! `kill -9` it; [`StackBuilder::spawn_replicas`] starts several, a [`ProcessStack`],
+//! as a deployment runs them (the replicas benchmark).
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -313,6 +314,44 @@ impl StackBuilder {
         Ok(stack)
     }
 
+    /// Starts the simulator, then `replicas` host processes (`exe`, the `e2e-host`
+    /// binary) sharing the store (replica names `r1`, `r2`…; give several a PostgreSQL
+    /// store in `host_toml`), the first subscribed to Event Grid; with more than one,
+    /// the simulator spreads every delivery over all of them in turn.
+    pub async fn spawn_replicas(self, replicas: usize, exe: &Path) -> anyhow::Result<ProcessStack> {
+        let (simulator, dir, temp) = self.start_sim().await?;
+        let base: toml::Table = toml::from_str(&self.settings_toml(&simulator.sim, &dir)?)?;
+        let mut hosts = Vec::new();
+        for index in 1..=replicas.max(1) {
+            let mut doc = base.clone();
+            if replicas > 1 {
+                doc.entry("server")
+                    .or_insert_with(|| toml::Table::new().into())
+                    .as_table_mut()
+                    .context("[server] is not a table")?
+                    .insert("replica".into(), format!("r{index}").into());
+            }
+            let settings = dir.join(format!("host-{index}.toml"));
+            std::fs::write(&settings, toml::to_string(&doc)?)
+                .with_context(|| format!("writing {}", settings.display()))?;
+            hosts.push(
+                HostProcess::spawn(exe, &settings)
+                    .await
+                    .with_context(|| format!("starting host {index}"))?,
+            );
+        }
+        simulator.subscribe(hosts[0].addr).await?;
+        if replicas > 1 {
+            let addrs: Vec<SocketAddr> = hosts.iter().map(|h| h.addr).collect();
+            simulator.spread_over(&addrs, true).await?;
+        }
+        Ok(ProcessStack {
+            hosts,
+            simulator,
+            _dir: temp,
+        })
+    }
+
     /// Starts the simulator alone; where the hosts' files go.
     pub async fn start_sim(
         &self,
@@ -396,18 +435,8 @@ impl Stack {
     /// balancer would: Event Grid events, and callbacks too unless `callbacks` is
     /// false (each call's callbacks then reach the host that answered it).
     pub async fn spread_deliveries(&self, callbacks: bool) -> anyhow::Result<()> {
-        let origins: Vec<String> = self
-            .hosts
-            .iter()
-            .map(|h| format!("http://{}", h.addr))
-            .collect();
-        self.simulator
-            .sim_put(
-                "callback-spread",
-                &json!({ "origins": origins, "callbacks": callbacks }),
-            )
-            .await?;
-        Ok(())
+        let hosts: Vec<SocketAddr> = self.hosts.iter().map(|h| h.addr).collect();
+        self.simulator.spread_over(&hosts, callbacks).await
     }
 
     /// The first host's `/metrics` text.
@@ -466,6 +495,95 @@ impl HostProcess {
         self.child.wait().await?;
         Ok(())
     }
+
+    /// `SIGTERM`, and waits for the host to exit (a graceful stop: accepted events
+    /// finish, the replica's lease is released).
+    pub async fn stop(mut self) -> anyhow::Result<()> {
+        let pid = self.child.id().context("the host has exited already")?;
+        let pid =
+            rustix::process::Pid::from_raw(i32::try_from(pid)?).context("the host's process id")?;
+        rustix::process::kill_process(pid, rustix::process::Signal::TERM)?;
+        let status = tokio::time::timeout(Duration::from_secs(30), self.child.wait())
+            .await
+            .context("the host did not stop within 30 s of SIGTERM")??;
+        anyhow::ensure!(status.success(), "the host exited with {status}");
+        Ok(())
+    }
+
+    /// The CPU time the process has used so far (user + system), in clock ticks
+    /// (`USER_HZ`, 100 per second on Linux); `None` once it has exited.
+    #[must_use]
+    pub fn cpu_ticks(&self) -> Option<u64> {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.child.id()?)).ok()?;
+        stat_cpu_ticks(&stat)
+    }
+
+    /// The host's `/metrics` text.
+    pub async fn metrics(&self) -> anyhow::Result<String> {
+        Ok(reqwest::get(format!("http://{}/metrics", self.addr))
+            .await?
+            .error_for_status()?
+            .text()
+            .await?)
+    }
+}
+
+/// User + system CPU time of a process in ticks, from its `/proc/<pid>/stat` text.
+#[must_use]
+pub fn stat_cpu_ticks(stat: &str) -> Option<u64> {
+    // After the command name (which may hold spaces and parentheses): the state is the
+    // 3rd field of the line, utime the 14th, stime the 15th.
+    let rest = stat.rsplit_once(')')?.1;
+    let mut fields = rest.split_whitespace().skip(11);
+    let user: u64 = fields.next()?.parse().ok()?;
+    let system: u64 = fields.next()?.parse().ok()?;
+    Some(user + system)
+}
+
+/// The simulator and host processes (the `e2e-host` binary) on one store: the
+/// deployment a load balancer fronts. The simulator's API is the stack's own
+/// ([`SimClient`], by `Deref`).
+#[derive(Debug)]
+pub struct ProcessStack {
+    pub hosts: Vec<HostProcess>,
+    simulator: SimClient,
+    _dir: Option<tempfile::TempDir>,
+}
+
+impl std::ops::Deref for ProcessStack {
+    type Target = SimClient;
+    fn deref(&self) -> &SimClient {
+        &self.simulator
+    }
+}
+
+impl ProcessStack {
+    /// Every host's `/metrics` text, in the hosts' order.
+    pub async fn metrics(&self) -> anyhow::Result<Vec<String>> {
+        let mut all = Vec::with_capacity(self.hosts.len());
+        for host in &self.hosts {
+            all.push(host.metrics().await?);
+        }
+        Ok(all)
+    }
+
+    /// A metric summed over its labels and over the hosts.
+    pub async fn metric_sum(&self, name: &str) -> anyhow::Result<f64> {
+        Ok(self
+            .metrics()
+            .await?
+            .iter()
+            .map(|m| metric_sum(m, name))
+            .sum())
+    }
+
+    /// Stops every host gracefully, then the simulator.
+    pub async fn stop(self) -> anyhow::Result<()> {
+        for host in self.hosts {
+            host.stop().await?;
+        }
+        Ok(())
+    }
 }
 
 /// The simulator, and its own API.
@@ -476,6 +594,19 @@ pub struct SimClient {
 }
 
 impl SimClient {
+    /// Has the simulator spread its deliveries over `hosts` in turn, as a load
+    /// balancer would: Event Grid events, and callbacks too unless `callbacks` is
+    /// false (each call's callbacks then reach the host that answered it).
+    pub async fn spread_over(&self, hosts: &[SocketAddr], callbacks: bool) -> anyhow::Result<()> {
+        let origins: Vec<String> = hosts.iter().map(|h| format!("http://{h}")).collect();
+        self.sim_put(
+            "callback-spread",
+            &json!({ "origins": origins, "callbacks": callbacks }),
+        )
+        .await
+        .map(drop)
+    }
+
     /// Subscribes a host to Event Grid events.
     pub async fn subscribe(&self, host: SocketAddr) -> anyhow::Result<()> {
         self.sim_post(

@@ -194,13 +194,7 @@ async fn scratch_schema(prefix: &str) -> Option<ScratchSchema> {
 
 /// A metric's value (summed over its labels) in a host's `/metrics`.
 async fn counter(host: &HostProcess, name: &str) -> f64 {
-    let metrics = reqwest::get(format!("http://{}/metrics", host.addr))
-        .await
-        .expect("metrics")
-        .text()
-        .await
-        .expect("metrics text");
-    switchboard_e2e::metric_sum(&metrics, name)
+    switchboard_e2e::metric_sum(&host.metrics().await.expect("metrics"), name)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -216,58 +210,33 @@ async fn one_of_three_replica_processes_killed_under_load_the_others_finish_its_
         "[server]\ncall_lease_ms = 1500\nshutdown_grace_seconds = 1\n{IN_FLIGHT_WAIT}\n[store]\nurl = \"{}\"",
         schema.url
     ));
-    let (sim, dir, _temp) = builder.start_sim().await.expect("simulator");
-    let base: toml::Table =
-        toml::from_str(&builder.settings_toml(&sim.sim, &dir).expect("settings")).expect("toml");
     let exe = Path::new(env!("CARGO_BIN_EXE_e2e-host"));
-    let mut replicas = Vec::new();
-    for name in ["r1", "r2", "r3"] {
-        let mut doc = base.clone();
-        doc["server"]
-            .as_table_mut()
-            .expect("[server]")
-            .insert("replica".into(), name.into());
-        let settings = dir.join(format!("{name}.toml"));
-        std::fs::write(&settings, toml::to_string(&doc).expect("toml")).expect("write");
-        replicas.push(HostProcess::spawn(exe, &settings).await.expect("replica"));
-    }
-    sim.subscribe(replicas[0].addr).await.expect("subscribe");
-    let origins: Vec<String> = replicas
-        .iter()
-        .map(|r| format!("http://{}", r.addr))
-        .collect();
-    sim.sim_put(
-        "callback-spread",
-        &serde_json::json!({ "origins": origins }),
-    )
-    .await
-    .expect("spread");
-
-    let total = place_load(&sim).await;
-    wait_until_half_answered(&sim, total).await;
+    let mut stack = builder.spawn_replicas(3, exe).await.expect("replicas");
+    let total = place_load(&stack).await;
+    wait_until_half_answered(&stack, total).await;
     // Kill the replica holding the most calls (which one takes a call is a race).
     let mut taken = Vec::new();
-    for replica in &replicas {
+    for replica in &stack.hosts {
         taken.push(counter(replica, "switchboard_active_calls").await);
     }
     let victim = (0..3)
         .max_by(|a, b| taken[*a].total_cmp(&taken[*b]))
         .expect("three");
     assert!(taken[victim] >= 1.0, "no replica holds a call: {taken:?}");
-    let killed = replicas.remove(victim);
+    let killed = stack.hosts.remove(victim);
     killed.kill().await.expect("kill -9");
-    let (_, _, ended) = progress(&sim).await;
+    let (_, _, ended) = progress(&stack).await;
 
-    let report = match sim.report_when_ended(total).await {
+    let report = match stack.report_when_ended(total).await {
         Ok(report) => report,
         Err(e) => {
-            print_unended(&sim).await;
+            print_unended(&stack).await;
             panic!("{e:#}");
         }
     };
-    let media_again = assert_all_pass_after_kill(&sim, &report).await;
+    let media_again = assert_all_pass_after_kill(&stack, &report).await;
     let mut resumed = 0.0;
-    for replica in &replicas {
+    for replica in &stack.hosts {
         resumed += counter(replica, "switchboard_calls_resumed_total").await;
     }
     assert!(
@@ -283,9 +252,7 @@ async fn one_of_three_replica_processes_killed_under_load_the_others_finish_its_
         media_again,
         resumed,
     );
-    for replica in replicas {
-        replica.kill().await.expect("stop");
-    }
+    stack.stop().await.expect("stop the replicas");
     schema.drop().await.expect("drop schema");
 }
 
