@@ -360,6 +360,16 @@ async fn saturate(run: &Running, calls: usize, totals: &mut Totals) -> anyhow::R
     totals.seconds += seconds;
     totals.handled += handled;
     totals.round_rates.push(handled as f64 / seconds);
+    // `USER_HZ` ticks over the round's seconds and the machine's cores.
+    let cores = std::thread::available_parallelism().map_or(1, usize::from) as f64;
+    println!(
+        "round: {handled} events in {seconds:.2} s ({:.0}/s); machine busy {:.0} %; per event: hosts {:.0} µs, simulator {:.0} µs, the rest {:.0} µs",
+        handled as f64 / seconds,
+        cpu.machine as f64 / (seconds * 100.0 * cores) * 100.0,
+        us_per_event(cpu.hosts, handled),
+        us_per_event(cpu.sim, handled),
+        us_per_event(cpu.machine.saturating_sub(cpu.hosts + cpu.sim), handled),
+    );
     totals.cpu = Some(totals.cpu.map_or(cpu, |sum| sum + cpu));
     totals.catch_ups += store_seconds(&metrics, "catch_up").1 - catch_ups_before;
     println!("throughput {}", report.text());
