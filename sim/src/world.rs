@@ -307,8 +307,12 @@ impl Sim {
         let signer = TokenSigner::generate(&mut rng, crate::jwt::ISSUER, &config.resource_id)?;
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(30))
-            // Idle connections hold buffers; a few per receiver are enough.
-            .pool_max_idle_per_host(8)
+            // As many idle connections per receiver as deliveries under load are in
+            // flight to it, so that each delivery finds one: with 8, a load of
+            // 1,000 calls/s opened a new connection for one delivery in two (the
+            // receiver paying an accept, a task and a close each, BENCHMARKS.md).
+            // Bounded: idle connections hold buffers, and close after 90 s.
+            .pool_max_idle_per_host(256)
             // Receivers on loopback commonly use self-signed certificates.
             .danger_accept_invalid_certs(true)
             .build()?;

@@ -231,8 +231,9 @@ fn events(hosts: &[String]) -> f64 {
 }
 
 /// Waits until the hosts have handled no event and written nothing to the store for
-/// a while; when they last did.
-async fn quiet_since(stack: &ProcessStack) -> anyhow::Result<Instant> {
+/// a while; when they last did, and the CPU time used by then (the polls that see
+/// nothing happen cost the hosts a `/metrics` each, which no event caused).
+async fn quiet_since(stack: &ProcessStack) -> anyhow::Result<(Instant, CpuTicks)> {
     const QUIET: Duration = Duration::from_millis(500);
     let activity = async || -> anyhow::Result<f64> {
         let hosts = stack.metrics().await?;
@@ -243,13 +244,13 @@ async fn quiet_since(stack: &ProcessStack) -> anyhow::Result<Instant> {
         Ok(writes + events(&hosts))
     };
     let mut last = activity().await?;
-    let mut since = Instant::now();
-    while since.elapsed() < QUIET {
+    let mut since = (Instant::now(), CpuTicks::now(stack)?);
+    while since.0.elapsed() < QUIET {
         tokio::time::sleep(Duration::from_millis(20)).await;
         let now = activity().await?;
         if now != last {
             last = now;
-            since = Instant::now();
+            since = (Instant::now(), CpuTicks::now(stack)?);
         }
     }
     Ok(since)
@@ -351,8 +352,8 @@ async fn saturate(run: &Running, calls: usize, totals: &mut Totals) -> anyhow::R
     // The calls are over for the simulator, but a saturated host still has writes
     // queued that no caller waits for (the `done` marks after actions, the ended
     // calls' last saves): the round ends when the last of them lands.
-    let finished = quiet_since(&run.stack).await?;
-    let cpu = CpuTicks::now(&run.stack)? - cpu_before;
+    let (finished, cpu) = quiet_since(&run.stack).await?;
+    let cpu = cpu - cpu_before;
     let metrics = run.stack.metrics().await?;
     let seconds = finished.duration_since(started).as_secs_f64();
     // Counters are floats in the text; every one is a whole number.

@@ -464,6 +464,8 @@ impl Stack {
 pub struct HostProcess {
     pub addr: SocketAddr,
     child: tokio::process::Child,
+    /// For `/metrics`: one client, its connection kept (a benchmark polls often).
+    http: reqwest::Client,
 }
 
 impl HostProcess {
@@ -486,7 +488,11 @@ impl HostProcess {
             .strip_prefix("listening ")
             .with_context(|| format!("unexpected first line from the host: {line}"))?
             .parse()?;
-        Ok(Self { addr, child })
+        Ok(Self {
+            addr,
+            child,
+            http: reqwest::Client::new(),
+        })
     }
 
     /// `kill -9`: the process ends at once, whatever it was doing.
@@ -520,7 +526,10 @@ impl HostProcess {
 
     /// The host's `/metrics` text.
     pub async fn metrics(&self) -> anyhow::Result<String> {
-        Ok(reqwest::get(format!("http://{}/metrics", self.addr))
+        Ok(self
+            .http
+            .get(format!("http://{}/metrics", self.addr))
+            .send()
             .await?
             .error_for_status()?
             .text()
