@@ -787,3 +787,75 @@ async fn routes(store: &Store) {
         .collect();
     assert_eq!(left, ["+18005550100"]);
 }
+
+/// The pool skips sqlx's ping when a connection goes back clean (a patch,
+/// `vendor/README.md`); what the ping did must still happen: a transaction dropped
+/// unfinished is rolled back as its connection goes back (its row locks freed at
+/// once), and a statement cancelled mid-flight leaves a connection that answers the
+/// next statement, not the cancelled one's rows.
+#[tokio::test]
+async fn postgres_connections_go_back_to_the_pool_clean() {
+    let Some(schema) = scratch_schema().await else {
+        return;
+    };
+    let store = Store::open_with(&schema.url, Some(2))
+        .await
+        .expect("open postgres store");
+    let pool = store.pool();
+    sqlx::query("CREATE TABLE pool_probe (id BIGINT PRIMARY KEY, v BIGINT NOT NULL)")
+        .execute(pool)
+        .await
+        .expect("create");
+    sqlx::query("INSERT INTO pool_probe (id, v) VALUES (1, 0)")
+        .execute(pool)
+        .await
+        .expect("insert");
+
+    let mut tx = pool.begin().await.expect("begin");
+    sqlx::query("UPDATE pool_probe SET v = 1 WHERE id = 1")
+        .execute(&mut *tx)
+        .await
+        .expect("update in the transaction");
+    drop(tx);
+    // The other connection, or the same one once back: either way the row's lock must
+    // be free well before the lock timeout.
+    let mut tx = pool.begin().await.expect("begin");
+    sqlx::query("SET LOCAL lock_timeout = '3s'")
+        .execute(&mut *tx)
+        .await
+        .expect("lock timeout");
+    sqlx::query("UPDATE pool_probe SET v = v + 10 WHERE id = 1")
+        .execute(&mut *tx)
+        .await
+        .expect("the dropped transaction still holds the row's lock");
+    tx.commit().await.expect("commit");
+    let v: i64 = sqlx::query_scalar("SELECT v FROM pool_probe WHERE id = 1")
+        .fetch_one(pool)
+        .await
+        .expect("read");
+    assert_eq!(v, 10, "the dropped transaction's update was rolled back");
+
+    // Both connections' statements cancelled after they were sent.
+    for _ in 0..2 {
+        let slow = sqlx::query_scalar::<_, i64>("SELECT 7 FROM pg_sleep(0.3)").fetch_one(pool);
+        assert!(
+            tokio::time::timeout(std::time::Duration::from_millis(50), slow)
+                .await
+                .is_err(),
+            "pg_sleep(0.3) came back within 50 ms"
+        );
+    }
+    for expected in [1_i64, 2, 3] {
+        let got: i64 = sqlx::query_scalar("SELECT $1")
+            .bind(expected)
+            .fetch_one(pool)
+            .await
+            .expect("a statement after a cancelled one");
+        assert_eq!(
+            got, expected,
+            "a connection answered with another statement's row"
+        );
+    }
+    store.close().await;
+    schema.drop().await.expect("drop schema");
+}
