@@ -441,14 +441,7 @@ impl Stack {
 
     /// The first host's `/metrics` text.
     pub async fn metrics(&self) -> anyhow::Result<String> {
-        Ok(self
-            .http
-            .get(format!("http://{}/metrics", self.host))
-            .send()
-            .await?
-            .error_for_status()?
-            .text()
-            .await?)
+        host_metrics(&self.http, self.host).await
     }
 
     /// Stops the first host gracefully (accepted events finish) and waits for it; the
@@ -526,15 +519,19 @@ impl HostProcess {
 
     /// The host's `/metrics` text.
     pub async fn metrics(&self) -> anyhow::Result<String> {
-        Ok(self
-            .http
-            .get(format!("http://{}/metrics", self.addr))
-            .send()
-            .await?
-            .error_for_status()?
-            .text()
-            .await?)
+        host_metrics(&self.http, self.addr).await
     }
+}
+
+/// A host's `/metrics` text.
+async fn host_metrics(http: &reqwest::Client, host: SocketAddr) -> anyhow::Result<String> {
+    Ok(http
+        .get(format!("http://{host}/metrics"))
+        .send()
+        .await?
+        .error_for_status()?
+        .text()
+        .await?)
 }
 
 /// User + system CPU time of a process in ticks, from its `/proc/<pid>/stat` text.
